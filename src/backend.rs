@@ -1,0 +1,122 @@
+//! The real MySQL/MariaDB server behind the proxy: the connection pool, engine detection and bootstrap.
+
+pub mod bootstrap;
+pub mod dialect;
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+
+pub use dialect::{Engine, Flavor};
+
+use crate::error::Kind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Engine(#[from] dialect::Error),
+    #[error("backend_url is invalid: {0}")]
+    Url(String),
+    #[error("the backend at {address} cannot be reached: {source}")]
+    Unreachable {
+        address: String,
+        source: mysql_async::Error,
+    },
+    #[error("{0}")]
+    Server(mysql_async::ServerError),
+    #[error("backend connection failed: {0}")]
+    Driver(mysql_async::Error),
+}
+
+impl From<mysql_async::Error> for Error {
+    fn from(e: mysql_async::Error) -> Self {
+        match e {
+            mysql_async::Error::Server(server) => Error::Server(server),
+            other => Error::Driver(other),
+        }
+    }
+}
+
+impl Error {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Server(e) => {
+                let mut state = [b'H', b'Y', b'0', b'0', b'0'];
+                if e.state.len() == 5 {
+                    state.copy_from_slice(e.state.as_bytes());
+                }
+                Kind::Backend {
+                    code: e.code,
+                    state,
+                }
+            }
+            Error::Unreachable { .. } | Error::Driver(_) => Kind::BackendUnavailable,
+            Error::Engine(_) | Error::Url(_) => Kind::Internal,
+        }
+    }
+}
+
+/// The shared handle on the backend: a pool of connections to the configured database and what it is.
+#[derive(Clone)]
+pub struct Backend {
+    pool: Pool,
+    engine: Engine,
+    database: String,
+}
+
+impl Backend {
+    /// Connects, detects and checks the engine. Fails with a message that names what to fix.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<Backend, Error> {
+        let opts = Opts::from_url(url).map_err(|e| Error::Url(e.to_string()))?;
+        let address = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
+        let database = opts.db_name().unwrap_or_default().to_string();
+        let constraints = PoolConstraints::new(0, max_connections.max(1))
+            .ok_or_else(|| Error::Url("max_connections must be at least 1".to_string()))?;
+        let pool_opts = PoolOpts::default()
+            .with_constraints(constraints)
+            .with_inactive_connection_ttl(Duration::from_secs(60))
+            .with_reset_connection(true);
+        let builder = OptsBuilder::from_opts(opts)
+            .pool_opts(pool_opts)
+            .stmt_cache_size(0)
+            .prefer_socket(false);
+        let pool = Pool::new(builder);
+        let mut conn = pool
+            .get_conn()
+            .await
+            .map_err(|source| Error::Unreachable { address, source })?;
+        let version: Option<String> = conn.query_first("SELECT VERSION()").await?;
+        let engine = Engine::detect(&version.unwrap_or_default())?;
+        drop(conn);
+        Ok(Backend {
+            pool,
+            engine,
+            database,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The database named in `backend_url`.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// A connection from the pool; it is reset (COM_RESET_CONNECTION) when it returns.
+    pub async fn conn(&self) -> Result<mysql_async::Conn, Error> {
+        Ok(self.pool.get_conn().await?)
+    }
+
+    /// Creates StarDust's fixed tables where missing.
+    pub async fn bootstrap(&self) -> Result<(), Error> {
+        let mut conn = self.conn().await?;
+        bootstrap::run(&mut conn).await
+    }
+
+    pub async fn close(self) {
+        let _ = self.pool.disconnect().await;
+    }
+}

@@ -1,0 +1,192 @@
+//! The command line: `serve`, `dev`, `bootstrap`, and their options. The only place that prints to stdout.
+#![allow(clippy::print_stdout)]
+
+mod dev;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use stardust::backend::Backend;
+use stardust::config::Config;
+use stardust::state::State;
+use stardust::{server, shutdown};
+
+#[derive(Parser)]
+#[command(name = "stardust", version, about = "A MySQL proxy that gives multi-tenant apps user-defined fields at native index speed")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MySQL clients from a configured backend (bootstraps the schema first).
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Overrides `listen` (and STARDUST_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Overrides `backend_url` (and STARDUST_BACKEND_URL).
+        #[arg(long)]
+        backend_url: Option<String>,
+        /// Validate the configuration, report every problem, and exit.
+        #[arg(long)]
+        check_config: bool,
+    },
+    /// Start a throwaway local backend, bootstrap it, serve on 127.0.0.1:3307 and open a client prompt.
+    Dev {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:3307")]
+        listen: String,
+        /// Serve only; do not start the `mariadb`/`mysql` client.
+        #[arg(long)]
+        no_client: bool,
+    },
+    /// Create StarDust's tables in a backend database where missing; changes nothing that exists.
+    Bootstrap {
+        /// The TOML configuration file (its backend_url is used).
+        #[arg(long, short, required_unless_present = "backend_url")]
+        config: Option<PathBuf>,
+        /// A backend URL instead of a configuration file.
+        #[arg(long)]
+        backend_url: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve {
+                config,
+                listen,
+                backend_url,
+                check_config,
+            } => serve(config, listen, backend_url, check_config).await,
+            Command::Dev { listen, no_client } => dev::run(&listen, no_client).await,
+            Command::Bootstrap { config, backend_url } => bootstrap(config, backend_url).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("stardust: {message}");
+    ExitCode::FAILURE
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STARDUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(
+    path: PathBuf,
+    listen: Option<String>,
+    backend_url: Option<String>,
+    check_only: bool,
+) -> Result<(), String> {
+    let config = load_config(&path, listen, backend_url)?;
+    if check_only {
+        println!(
+            "{}: valid ({} users, listening on {}, backend database '{}')",
+            path.display(),
+            config.users.len(),
+            config.listen,
+            config.database()
+        );
+        return Ok(());
+    }
+    let shutdown = shutdown::on_signal();
+    start(config, shutdown).await
+}
+
+fn load_config(path: &PathBuf, listen: Option<String>, backend_url: Option<String>) -> Result<Config, String> {
+    let mut config = Config::load(path).map_err(|e| e.to_string())?;
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    if let Some(url) = backend_url {
+        config.backend_url = url;
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// Connects and bootstraps the backend, binds the listener and serves until `shutdown`.
+async fn start(config: Config, shutdown: CancellationToken) -> Result<(), String> {
+    let (listener, state) = prepare(config).await?;
+    serve_on(listener, state, shutdown).await
+}
+
+/// Binds the listener, then connects and bootstraps the backend: once this returns, clients can connect.
+pub async fn prepare(config: Config) -> Result<(TcpListener, Arc<State>), String> {
+    let listener = bind(&config.listen).await?;
+    let state = connect(config).await?;
+    Ok((listener, state))
+}
+
+async fn bind(listen: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))
+}
+
+async fn connect(config: Config) -> Result<Arc<State>, String> {
+    let backend = Backend::connect(&config.backend_url, config.max_connections + 8)
+        .await
+        .map_err(|e| e.to_string())?;
+    backend
+        .bootstrap()
+        .await
+        .map_err(|e| format!("bootstrap failed: {e}"))?;
+    tracing::info!(engine = %backend.engine(), database = backend.database(), "backend ready");
+    Ok(Arc::new(State::new(config, backend)))
+}
+
+pub async fn serve_on(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) -> Result<(), String> {
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(%address, "serving MySQL clients");
+    let backend = state.backend.clone();
+    server::run(listener, state, shutdown)
+        .await
+        .map_err(|e| e.to_string())?;
+    backend.close().await;
+    Ok(())
+}
+
+async fn bootstrap(path: Option<PathBuf>, backend_url: Option<String>) -> Result<(), String> {
+    let url = match (backend_url, path) {
+        (Some(url), _) => url,
+        (None, Some(path)) => load_config(&path, None, None)?.backend_url,
+        (None, None) => return Err("give --config FILE or --backend-url URL".to_string()),
+    };
+    let backend = Backend::connect(&url, 2).await.map_err(|e| e.to_string())?;
+    backend.bootstrap().await.map_err(|e| format!("bootstrap failed: {e}"))?;
+    println!(
+        "bootstrapped database '{}' on {}",
+        backend.database(),
+        backend.engine()
+    );
+    backend.close().await;
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! The configuration file: one strict serde tree, defaults in code, `validate()` reporting every problem at once.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Everything `stardust serve` needs. Unknown keys are an error (`deny_unknown_fields`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the proxy listens on for MySQL clients.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// `mysql://user:password@host:port/database` of the backend; the database holds everything.
+    pub backend_url: String,
+    /// The logins the proxy accepts.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// Most client connections served at once; further ones wait for a free place.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds open sessions get to finish when the proxy shuts down.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+    /// Largest packet accepted from a client, in bytes.
+    #[serde(default = "default_max_allowed_packet")]
+    pub max_allowed_packet: usize,
+}
+
+/// One login. Exactly one of `tenant` and `admin = true` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    pub password: String,
+    #[serde(default)]
+    pub tenant: Option<u64>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// What a user may do, derived from the `[[users]]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sees and changes only this tenant's virtual tables.
+    Tenant(u64),
+    /// May pass anything through and chooses a tenant with `SET stardust_tenant`.
+    Admin,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        match self.tenant {
+            Some(tenant) if !self.admin => Role::Tenant(tenant),
+            _ => Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:3307".to_string()
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_shutdown_grace_secs() -> u64 {
+    10
+}
+fn default_max_allowed_packet() -> usize {
+    64 * 1024 * 1024
+}
+
+impl Config {
+    /// Reads, parses and validates a TOML file, then applies `STARDUST_*` environment overrides.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| Error::Parse {
+            path: path.display().to_string(),
+            message,
+        })?;
+        config.apply_env(|key| std::env::var(key).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text; the message names the offending key and line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// `STARDUST_LISTEN` and `STARDUST_BACKEND_URL` override the file.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        if let Some(listen) = lookup("STARDUST_LISTEN") {
+            self.listen = listen;
+        }
+        if let Some(url) = lookup("STARDUST_BACKEND_URL") {
+            self.backend_url = url;
+        }
+    }
+
+    /// Checks every rule and reports all violations together.
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        if self.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "listen = {:?} is not an address like \"127.0.0.1:3307\"",
+                self.listen
+            ));
+        }
+        match mysql_async::Opts::from_url(&self.backend_url) {
+            Ok(opts) if opts.db_name().is_none_or(str::is_empty) => problems.push(
+                "backend_url names no database: add one, as in mysql://user:pw@host:3306/app"
+                    .to_string(),
+            ),
+            Ok(_) => {}
+            Err(e) => problems.push(format!("backend_url is not a mysql:// URL: {e}")),
+        }
+        if self.users.is_empty() {
+            problems.push("no [[users]]: add at least one login".to_string());
+        }
+        if self.max_connections == 0 {
+            problems.push("max_connections must be at least 1".to_string());
+        }
+        if self.max_allowed_packet < 1024 {
+            problems.push("max_allowed_packet must be at least 1024 bytes".to_string());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, user) in self.users.iter().enumerate() {
+            let at = format!("users[{i}] ({:?})", user.name);
+            if user.name.is_empty() || user.name.len() > 80 {
+                problems.push(format!("{at}: name must be 1 to 80 characters"));
+            }
+            if !seen.insert(user.name.as_str()) {
+                problems.push(format!("{at}: the name is used twice"));
+            }
+            match (user.tenant, user.admin) {
+                (Some(_), true) => problems.push(format!(
+                    "{at}: set either tenant = N or admin = true, not both"
+                )),
+                (None, false) => problems.push(format!(
+                    "{at}: set tenant = N (a tenant login) or admin = true (an administrator)"
+                )),
+                (Some(0), false) => {
+                    problems.push(format!("{at}: tenant ids start at 1"));
+                }
+                _ => {}
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(problems))
+        }
+    }
+
+    /// The database named in `backend_url`: where StarDust's tables and virtual tables live.
+    pub fn database(&self) -> String {
+        mysql_async::Opts::from_url(&self.backend_url)
+            .ok()
+            .and_then(|opts| opts.db_name().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|user| user.name == name)
+    }
+}

@@ -1,0 +1,68 @@
+//! The crate error: each module's error joined, with one protocol-neutral `Kind` that `protocol` maps to MySQL codes.
+
+/// What went wrong, in terms a client can act on. `protocol::errors` turns each into a MySQL code and SQLSTATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The client's handshake response could not be read, or asked for something not offered (TLS).
+    BadHandshake,
+    /// Wrong user name or password.
+    AccessDenied,
+    /// The user may not use that database.
+    DatabaseDenied,
+    /// The user may not touch that table.
+    TableDenied,
+    /// The user lacks a privilege the statement needs (SET GLOBAL, KILL of another user, …).
+    PrivilegeDenied,
+    /// A statement needs a default database and none is selected.
+    NoDatabase,
+    /// The SQL text could not be parsed.
+    Syntax,
+    /// Valid SQL that StarDust cannot honour; the message says what and why.
+    NotSupported,
+    /// A protocol command the proxy does not implement.
+    UnknownCommand,
+    /// A prepared-statement id the session does not know.
+    UnknownStatement,
+    /// A malformed command packet (for example a short COM_STMT_EXECUTE).
+    WrongArguments,
+    /// A packet larger than `max_allowed_packet`.
+    PacketTooLarge,
+    /// Text that is not valid in the connection's character set.
+    BadCharacters,
+    /// An unknown `KILL` target.
+    NoSuchThread,
+    /// Too many client connections at once.
+    TooManyConnections,
+    /// The backend cannot be reached.
+    BackendUnavailable,
+    /// A backend error, relayed with its own code and SQLSTATE.
+    Backend { code: u16, state: [u8; 5] },
+    /// A bug or an unexpected condition inside the proxy.
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Sql(#[from] crate::sql::Error),
+    #[error(transparent)]
+    Backend(#[from] crate::backend::Error),
+    #[error(transparent)]
+    Protocol(#[from] crate::protocol::Error),
+}
+
+impl Error {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Sql(e) => e.kind(),
+            Error::Backend(e) => e.kind(),
+            Error::Protocol(e) => e.kind(),
+        }
+    }
+}
+
+impl From<mysql_async::Error> for Error {
+    fn from(e: mysql_async::Error) -> Self {
+        Error::Backend(e.into())
+    }
+}

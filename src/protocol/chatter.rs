@@ -1,0 +1,84 @@
+//! Driver chatter: the statements clients send on their own, answered or forwarded from one table.
+//! This is the only place where SQL text is matched as text; everything else goes through sqlparser.
+
+/// What to do with a recognised chatter statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chatter {
+    /// Send to the backend session as it is, for every user: it reads or sets session state only.
+    Forward,
+    /// `SELECT CONNECTION_ID()`: the proxy's id, which `KILL` understands, not the backend thread's.
+    ConnectionId,
+}
+
+/// Normalised statement text (see [`normalize`]) → what to do with it.
+const TABLE: &[(&str, Chatter)] = &[
+    ("select @@version_comment limit 1", Chatter::Forward),
+    ("select connection_id()", Chatter::ConnectionId),
+    ("show warnings", Chatter::Forward),
+    ("show errors", Chatter::Forward),
+    ("show count(*) warnings", Chatter::Forward),
+    ("show count(*) errors", Chatter::Forward),
+    ("select $$", Chatter::Forward),
+];
+
+/// Statement prefixes that only change the session's character set or autocommit mode.
+const PREFIXES: &[&str] = &[
+    "set names ",
+    "set autocommit",
+    "set character_set_results",
+    "set session autocommit",
+];
+
+pub fn lookup(sql: &str) -> Option<Chatter> {
+    let normalized = normalize(sql);
+    if let Some((_, chatter)) = TABLE.iter().find(|(text, _)| *text == normalized) {
+        return Some(*chatter);
+    }
+    // A prefix match must be a single statement, or a second statement could ride along.
+    let single = !normalized.contains(';');
+    PREFIXES
+        .iter()
+        .any(|prefix| single && normalized.starts_with(prefix))
+        .then_some(Chatter::Forward)
+}
+
+/// Lower-case, single-spaced, without leading `/* … */` comments (not `/*! … */`) or a trailing `;`.
+pub fn normalize(sql: &str) -> String {
+    let mut rest = sql.trim();
+    while let Some(after) = rest.strip_prefix("/*") {
+        if after.starts_with('!') {
+            break;
+        }
+        match after.find("*/") {
+            Some(end) => rest = after[end + 2..].trim_start(),
+            None => break,
+        }
+    }
+    let rest = rest.trim_end().trim_end_matches(';').trim_end();
+    rest.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_what_clients_send() {
+        assert_eq!(lookup("select @@version_comment limit 1"), Some(Chatter::Forward));
+        assert_eq!(lookup("SELECT  @@version_comment\nLIMIT 1;"), Some(Chatter::Forward));
+        assert_eq!(lookup("/* ApplicationName=DBeaver */ SHOW WARNINGS"), Some(Chatter::Forward));
+        assert_eq!(lookup("SELECT CONNECTION_ID()"), Some(Chatter::ConnectionId));
+        assert_eq!(lookup("SET NAMES utf8mb4"), Some(Chatter::Forward));
+        assert_eq!(lookup("SET autocommit=0"), Some(Chatter::Forward));
+        assert_eq!(lookup("SELECT 1"), None);
+        assert_eq!(lookup("/*!40101 SET NAMES utf8 */"), None);
+    }
+
+    #[test]
+    fn a_prefix_cannot_carry_a_second_statement() {
+        assert_eq!(lookup("SET NAMES utf8mb4; SELECT * FROM entry_data"), None);
+    }
+}

@@ -1,0 +1,27 @@
+//! The one exhaustive mapping from error kinds to MySQL error codes and SQLSTATEs.
+
+use crate::error::Kind;
+
+/// The code and SQLSTATE a client sees for each kind of error. Backend errors keep their own.
+pub fn code_and_state(kind: Kind) -> (u16, [u8; 5]) {
+    match kind {
+        Kind::BadHandshake => (1043, *b"08S01"),
+        Kind::AccessDenied => (1045, *b"28000"),
+        Kind::DatabaseDenied => (1044, *b"42000"),
+        Kind::TableDenied => (1142, *b"42000"),
+        Kind::PrivilegeDenied => (1227, *b"42000"),
+        Kind::NoDatabase => (1046, *b"3D000"),
+        Kind::Syntax => (1064, *b"42000"),
+        Kind::NotSupported => (1235, *b"42000"),
+        Kind::UnknownCommand => (1047, *b"08S01"),
+        Kind::UnknownStatement => (1243, *b"HY000"),
+        Kind::WrongArguments => (1210, *b"HY000"),
+        Kind::PacketTooLarge => (1153, *b"08S01"),
+        Kind::BadCharacters => (1300, *b"HY000"),
+        Kind::NoSuchThread => (1094, *b"HY000"),
+        Kind::TooManyConnections => (1040, *b"08004"),
+        Kind::BackendUnavailable => (1105, *b"HY000"),
+        Kind::Backend { code, state } => (code, state),
+        Kind::Internal => (1105, *b"HY000"),
+    }
+}

@@ -1,0 +1,95 @@
+//! The login exchange on a new connection: greeting, handshake response, optional plugin switch, password check.
+
+use std::time::Duration;
+
+use mysql_async::consts::CapabilityFlags;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::auth::{self, ClientHello};
+use super::packet::PacketReader;
+use super::relay::gone;
+use super::wire::Wire;
+use super::Error;
+use crate::config::User;
+use crate::state::State;
+
+/// How long a client may take to complete the login exchange.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client that proved who it is.
+pub struct Login {
+    pub user: User,
+    pub hello: ClientHello,
+}
+
+/// Greets the client and authenticates it. On failure the caller writes the error; the sequence id is set.
+pub async fn login<R, W>(
+    reader: &mut PacketReader<R>,
+    wire: &mut Wire<W>,
+    state: &State,
+    connection_id: u32,
+) -> Result<Login, crate::Error>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let salt = auth::new_salt();
+    let engine = state.backend.engine();
+    let greeting = auth::greeting(
+        &engine.greeting_version(),
+        connection_id,
+        &salt,
+        engine.default_collation_id(),
+    );
+    wire.set_seq(0);
+    wire.raw(&greeting).await.map_err(gone)?;
+    wire.flush().await.map_err(gone)?;
+
+    let (seq, payload) = read(reader).await?;
+    wire.set_seq(seq.wrapping_add(1));
+    let hello = auth::parse_hello(&payload)
+        .ok_or_else(|| Error::BadHandshake("the handshake response is malformed".to_string()))?;
+    if hello.capabilities.contains(CapabilityFlags::CLIENT_SSL) {
+        return Err(Error::BadHandshake(
+            "TLS is not offered by this proxy yet: connect without TLS (e.g. --skip-ssl or ssl-mode=DISABLED)"
+                .to_string(),
+        )
+        .into());
+    }
+    wire.set_capabilities(hello.capabilities & auth::server_capabilities());
+
+    let native = matches!(hello.plugin.as_deref(), None | Some(auth::NATIVE_PASSWORD));
+    let response = if native {
+        hello.auth_response.clone()
+    } else {
+        // The client started with another plugin's answer; ask for mysql_native_password instead.
+        wire.raw(&auth::switch_request(&salt)).await.map_err(gone)?;
+        wire.flush().await.map_err(gone)?;
+        let (seq, payload) = read(reader).await?;
+        wire.set_seq(seq.wrapping_add(1));
+        payload
+    };
+    let user = auth::verify(&state.config, &hello.user, &salt, &response)
+        .cloned()
+        .ok_or_else(|| Error::AccessDenied {
+            user: hello.user.clone(),
+            using_password: !response.is_empty(),
+        })?;
+    Ok(Login { user, hello })
+}
+
+async fn read<R: AsyncRead + Unpin>(reader: &mut PacketReader<R>) -> Result<(u8, Vec<u8>), Error> {
+    let lost = || Error::ClientGone(std::io::ErrorKind::UnexpectedEof.into());
+    match tokio::time::timeout(LOGIN_TIMEOUT, reader.next()).await {
+        Err(_) => Err(Error::BadHandshake(format!(
+            "no handshake response within {} seconds",
+            LOGIN_TIMEOUT.as_secs()
+        ))),
+        Ok(Ok(Some(packet))) => Ok(packet),
+        Ok(Ok(None)) => Err(lost()),
+        Ok(Err(super::packet::ReadError::Io(e))) => Err(Error::ClientGone(e)),
+        Ok(Err(super::packet::ReadError::TooLarge { .. })) => Err(Error::BadHandshake(
+            "the handshake response is larger than max_allowed_packet".to_string(),
+        )),
+    }
+}

@@ -1,0 +1,133 @@
+//! Prepared statements: the session's statement table and decoding of COM_STMT_EXECUTE / SEND_LONG_DATA packets.
+
+use std::collections::HashMap;
+
+use mysql_async::consts::{ColumnFlags, ColumnType};
+use mysql_async::{Statement, Value};
+use mysql_common::io::ParseBuf;
+use mysql_common::proto::MyDeserialize;
+use mysql_common::value::{BinValue, ValueDeserializer};
+
+use super::Error;
+
+/// A statement the client prepared, backed by a statement on the session's backend connection.
+pub struct Prepared {
+    pub backend: Statement,
+    /// Parameter types from the last execute that sent them; later executes may omit them.
+    types: Vec<(ColumnType, ColumnFlags)>,
+    /// COM_STMT_SEND_LONG_DATA chunks by parameter index, consumed by the next execute.
+    long_data: HashMap<u16, Vec<u8>>,
+}
+
+/// The session's prepared statements by the id the client knows them by.
+#[derive(Default)]
+pub struct Statements {
+    by_id: HashMap<u32, Prepared>,
+    next_id: u32,
+}
+
+impl Statements {
+    pub fn add(&mut self, backend: Statement) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        let id = self.next_id;
+        self.by_id.insert(
+            id,
+            Prepared {
+                backend,
+                types: Vec::new(),
+                long_data: HashMap::new(),
+            },
+        );
+        id
+    }
+
+    pub fn get_mut(&mut self, id: u32, command: &'static str) -> Result<&mut Prepared, Error> {
+        self.by_id
+            .get_mut(&id)
+            .ok_or(Error::UnknownStatement { id, command })
+    }
+
+    pub fn remove(&mut self, id: u32) -> Option<Prepared> {
+        self.by_id.remove(&id)
+    }
+
+    pub fn clear(&mut self) {
+        self.by_id.clear();
+    }
+}
+
+/// The statement id a COM_STMT_* packet (without its command byte) starts with.
+pub fn statement_id(body: &[u8], command: &'static str) -> Result<u32, Error> {
+    body.get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or(Error::Malformed(command))
+}
+
+impl Prepared {
+    /// Records a COM_STMT_SEND_LONG_DATA chunk (body without the command byte).
+    pub fn append_long_data(&mut self, body: &[u8]) -> Result<(), Error> {
+        let param = body
+            .get(4..6)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .ok_or(Error::Malformed("mysqld_stmt_send_long_data"))?;
+        if usize::from(param) >= self.backend.num_params().into() {
+            return Err(Error::Malformed("mysqld_stmt_send_long_data"));
+        }
+        self.long_data
+            .entry(param)
+            .or_default()
+            .extend_from_slice(&body[6..]);
+        Ok(())
+    }
+
+    pub fn reset(&mut self) {
+        self.long_data.clear();
+    }
+
+    /// Decodes the parameters of a COM_STMT_EXECUTE body (without the command byte).
+    pub fn decode_params(&mut self, body: &[u8]) -> Result<Vec<Value>, Error> {
+        const COMMAND: &str = "mysqld_stmt_execute";
+        let malformed = || Error::Malformed(COMMAND);
+        let count = usize::from(self.backend.num_params());
+        let long_data = std::mem::take(&mut self.long_data);
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        // stmt id (4), flags (1), iteration count (4)
+        let mut buf = ParseBuf(body.get(9..).ok_or_else(malformed)?);
+        let bitmap = buf.checked_eat((count + 7) / 8).ok_or_else(malformed)?.to_vec();
+        let bound = buf.checked_eat(1).ok_or_else(malformed)?[0];
+        if bound == 1 {
+            let mut types = Vec::with_capacity(count);
+            for _ in 0..count {
+                let pair = buf.checked_eat(2).ok_or_else(malformed)?;
+                let column_type = ColumnType::try_from(pair[0]).map_err(|_| malformed())?;
+                let flags = if pair[1] & 0x80 != 0 {
+                    ColumnFlags::UNSIGNED_FLAG
+                } else {
+                    ColumnFlags::empty()
+                };
+                types.push((column_type, flags));
+            }
+            self.types = types;
+        }
+        if self.types.len() != count {
+            return Err(malformed());
+        }
+        let mut values = Vec::with_capacity(count);
+        for (i, &(column_type, flags)) in self.types.iter().enumerate() {
+            let is_null = bitmap[i / 8] & (1 << (i % 8)) != 0;
+            let value = if let Some(data) = long_data.get(&(i as u16)) {
+                Value::Bytes(data.clone())
+            } else if is_null || column_type == ColumnType::MYSQL_TYPE_NULL {
+                Value::NULL
+            } else {
+                ValueDeserializer::<BinValue>::deserialize((column_type, flags), &mut buf)
+                    .map_err(|_| malformed())?
+                    .0
+            };
+            values.push(value);
+        }
+        Ok(values)
+    }
+}

@@ -1,0 +1,459 @@
+//! One client connection: login, then the command loop. `Session::query` shows a statement's whole path.
+
+use std::sync::Arc;
+
+use mysql_async::consts::{ColumnType, StatusFlags};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Column, Conn, Params, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info_span, warn, Instrument};
+
+use super::chatter::{self, Chatter};
+use super::login::login;
+use super::packet::{PacketReader, PacketWriter, ReadError};
+use super::prepared::{statement_id, Statements};
+use super::relay::{self, gone, Encoding};
+use super::wire::{text_column, Outcome, Wire};
+use super::{write_error, Error};
+use crate::config::{Role, User};
+use crate::sql::{self, Route};
+use crate::state::{SessionHandle, State};
+
+const COM_QUIT: u8 = 0x01;
+const COM_INIT_DB: u8 = 0x02;
+const COM_QUERY: u8 = 0x03;
+const COM_FIELD_LIST: u8 = 0x04;
+const COM_STATISTICS: u8 = 0x09;
+const COM_PROCESS_KILL: u8 = 0x0C;
+const COM_PING: u8 = 0x0E;
+const COM_CHANGE_USER: u8 = 0x11;
+const COM_STMT_PREPARE: u8 = 0x16;
+const COM_STMT_EXECUTE: u8 = 0x17;
+const COM_STMT_SEND_LONG_DATA: u8 = 0x18;
+const COM_STMT_CLOSE: u8 = 0x19;
+const COM_STMT_RESET: u8 = 0x1A;
+const COM_SET_OPTION: u8 = 0x1B;
+const COM_STMT_FETCH: u8 = 0x1C;
+const COM_RESET_CONNECTION: u8 = 0x1F;
+
+/// Serves one client connection until it quits, is killed, or the proxy shuts down.
+pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationToken) {
+    let id = state.next_connection_id();
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let span = info_span!("connection", id, %peer, user = tracing::field::Empty);
+    async move {
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let mut reader = PacketReader::new(read, state.config.max_allowed_packet);
+        let mut wire = Wire::new(PacketWriter::new(write));
+        let opened = async {
+            let login = login(&mut reader, &mut wire, &state, id).await?;
+            let conn = state.backend.conn().await?;
+            Ok::<_, crate::Error>((login, conn))
+        }
+        .await;
+        let (login, conn) = match opened {
+            Ok(opened) => opened,
+            Err(e) => return refuse(&mut wire, &e).await,
+        };
+        tracing::Span::current().record("user", login.user.name.as_str());
+        let mut session = Session {
+            id,
+            state: state.clone(),
+            user: login.user,
+            conn,
+            reader,
+            wire,
+            statements: Statements::default(),
+            database: None,
+            tenant: None,
+            status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+            cancel: CancellationToken::new(),
+        };
+        if let Err(e) = session.start(login.hello.database.as_deref(), login.hello.collation).await {
+            return refuse(&mut session.wire, &e).await;
+        }
+        state.sessions.insert(
+            id,
+            SessionHandle {
+                user: session.user.name.clone(),
+                backend_thread: session.conn.id(),
+                cancel: session.cancel.clone(),
+            },
+        );
+        session.run(shutdown).await;
+        state.sessions.remove(id);
+    }
+    .instrument(span)
+    .await
+}
+
+/// Answers a connection over the limit with ER_CON_COUNT_ERROR instead of a greeting, as MySQL does.
+pub async fn refuse_over_limit(stream: TcpStream, max: usize) {
+    let (_, write) = stream.into_split();
+    let mut wire = Wire::new(PacketWriter::new(write));
+    refuse(&mut wire, &Error::TooManyConnections(max).into()).await;
+}
+
+/// Reports a failed login or session start and lets the connection close.
+async fn refuse<W: AsyncWrite + Unpin>(wire: &mut Wire<W>, error: &crate::Error) {
+    debug!(error = %error, "connection refused");
+    if !matches!(error, crate::Error::Protocol(Error::ClientGone(_))) {
+        let _ = write_error(wire, error).await;
+        let _ = wire.flush().await;
+    }
+}
+
+/// The character set to set on the backend when the client's differs from the backend session's utf8mb4.
+fn client_charset(collation: u8) -> Option<String> {
+    use mysql_common::collations::{Collation, CollationId};
+    let charset = Collation::from(CollationId::from(u16::from(collation)))
+        .charset()
+        .to_string();
+    (!charset.is_empty() && charset != "utf8mb4").then_some(charset)
+}
+
+enum Flow {
+    Continue,
+    Quit,
+}
+
+struct Session<R, W: AsyncWrite + Unpin> {
+    id: u32,
+    state: Arc<State>,
+    user: User,
+    conn: Conn,
+    reader: PacketReader<R>,
+    wire: Wire<W>,
+    statements: Statements,
+    database: Option<String>,
+    /// The tenant an admin acts for (`SET stardust_tenant`); a tenant login's is fixed by its role.
+    tenant: Option<u64>,
+    /// The backend session's status flags as of its last reply.
+    status: StatusFlags,
+    /// Cancelled by `KILL CONNECTION` from another session.
+    cancel: CancellationToken,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+    /// Selects the client's database (or the home database), matches its character set, and says OK.
+    async fn start(&mut self, database: Option<&str>, collation: u8) -> Result<(), crate::Error> {
+        let home = self.state.backend.database().to_string();
+        self.switch_database(database.unwrap_or(&home)).await?;
+        if let Some(charset) = client_charset(collation) {
+            let set_names = format!("SET NAMES {}", sql::quote_identifier(&charset));
+            self.conn.query_drop(set_names).await?;
+        }
+        self.ok().await?;
+        self.wire.flush().await.map_err(gone)?;
+        Ok(())
+    }
+
+    async fn run(&mut self, shutdown: CancellationToken) {
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.cancel.cancelled() => break,
+                next = self.reader.next() => next,
+            };
+            let (seq, payload) = match next {
+                Ok(Some(packet)) => packet,
+                Ok(None) | Err(ReadError::Io(_)) => break,
+                Err(ReadError::TooLarge { size, .. }) => {
+                    let error = Error::PacketTooLarge(size).into();
+                    let _ = write_error(&mut self.wire, &error).await;
+                    let _ = self.wire.flush().await;
+                    break;
+                }
+            };
+            self.wire.set_seq(seq.wrapping_add(1));
+            match self.dispatch(&payload).await {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Quit) | Err(crate::Error::Protocol(Error::ClientGone(_))) => break,
+                Err(e) => {
+                    self.report(&e);
+                    if write_error(&mut self.wire, &e).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            if self.wire.flush().await.is_err() || self.conn.is_disconnected() {
+                break;
+            }
+        }
+    }
+
+    fn report(&self, error: &crate::Error) {
+        match error.kind() {
+            crate::error::Kind::Internal => warn!(error = %error, "statement failed"),
+            _ => debug!(error = %error, "statement refused"),
+        }
+    }
+
+    async fn dispatch(&mut self, payload: &[u8]) -> Result<Flow, crate::Error> {
+        let Some((&command, body)) = payload.split_first() else {
+            return Err(Error::Malformed("an empty command packet").into());
+        };
+        match command {
+            COM_QUIT => return Ok(Flow::Quit),
+            COM_QUERY => {
+                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                let span = tracing::debug_span!("statement", sql = %text);
+                self.query(body).instrument(span).await?
+            }
+            COM_INIT_DB => {
+                let database = std::str::from_utf8(body).map_err(|_| sql::Error::BadCharacters)?;
+                self.use_database(database).await?
+            }
+            COM_PING => self.ok().await?,
+            COM_STMT_PREPARE => self.prepare(body).await?,
+            COM_STMT_EXECUTE => self.execute_prepared(body).await?,
+            COM_STMT_SEND_LONG_DATA => {
+                // No reply, even on error; a bad chunk surfaces at execute as a parameter mismatch.
+                let id = statement_id(body, "mysqld_stmt_send_long_data")?;
+                let prepared = self.statements.get_mut(id, "mysqld_stmt_send_long_data");
+                if let Err(e) = prepared.and_then(|p| p.append_long_data(body)) {
+                    debug!(error = %e, "long data ignored");
+                }
+            }
+            COM_STMT_CLOSE => {
+                let id = statement_id(body, "mysqld_stmt_close")?;
+                if let Some(prepared) = self.statements.remove(id) {
+                    self.conn.close(prepared.backend).await?;
+                }
+            }
+            COM_STMT_RESET => {
+                let id = statement_id(body, "mysqld_stmt_reset")?;
+                self.statements.get_mut(id, "mysqld_stmt_reset")?.reset();
+                self.ok().await?
+            }
+            COM_FIELD_LIST => {
+                // Deprecated since MySQL 5.7 and sent only by the CLI's auto-rehash: answered with no fields.
+                self.wire.field_list(&[], self.status).await.map_err(gone)?
+            }
+            COM_STATISTICS => self.statistics().await?,
+            COM_PROCESS_KILL => {
+                let id = statement_id(body, "COM_PROCESS_KILL")?;
+                self.kill(u64::from(id), false).await?
+            }
+            COM_SET_OPTION => self.wire.end_rows(0, self.status).await.map_err(gone)?,
+            COM_RESET_CONNECTION => self.reset().await?,
+            COM_CHANGE_USER => {
+                return Err(Error::Unsupported(
+                    "COM_CHANGE_USER is not supported by StarDust: open a new connection as the other user"
+                        .to_string(),
+                )
+                .into())
+            }
+            COM_STMT_FETCH => {
+                return Err(Error::Unsupported(
+                    "COM_STMT_FETCH is not supported by StarDust: execute without a server-side cursor \
+                     (for Connector/J, useCursorFetch=false)"
+                        .to_string(),
+                )
+                .into())
+            }
+            other => return Err(Error::UnknownCommand(other).into()),
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// A statement's whole path: chatter check, parse and classify, execute, write.
+    async fn query(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
+        let Ok(text) = std::str::from_utf8(sql) else {
+            return self.query_bytes(sql).await;
+        };
+        if let Some(chatter) = chatter::lookup(text) {
+            return self.chatter(chatter, text).await;
+        }
+        let route = sql::classify(text, &self.context())?;
+        self.execute(route, text).await
+    }
+
+    fn context(&self) -> sql::Context<'_> {
+        sql::Context {
+            user: &self.user.name,
+            role: self.user.role(),
+            home: self.state.backend.database(),
+        }
+    }
+
+    /// Non-UTF-8 text (raw bytes in a `_binary'…'` literal, a latin1 client): admins' goes to the backend as it is;
+    /// a tenant's cannot be checked and is refused.
+    async fn query_bytes(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
+        match self.user.role() {
+            Role::Admin => self.forward(sql).await,
+            Role::Tenant(_) => Err(sql::Error::BadCharacters.into()),
+        }
+    }
+
+    async fn chatter(&mut self, chatter: Chatter, text: &str) -> Result<(), crate::Error> {
+        match chatter {
+            Chatter::Forward => self.forward(text.as_bytes()).await,
+            Chatter::ConnectionId => {
+                let column = text_column("CONNECTION_ID()", ColumnType::MYSQL_TYPE_LONGLONG);
+                self.answer(&[column], vec![vec![Value::UInt(u64::from(self.id))]]).await
+            }
+        }
+    }
+
+    async fn execute(&mut self, route: Route, text: &str) -> Result<(), crate::Error> {
+        match route {
+            Route::Forward => self.forward(text.as_bytes()).await,
+            Route::Use(database) => self.use_database(&database).await,
+            Route::SetTenant(tenant) => self.set_tenant(tenant).await,
+            Route::Kill { id, query_only } => self.kill(id, query_only).await,
+            Route::ShowDatabases => {
+                let home = self.state.backend.database().as_bytes().to_vec();
+                let column = text_column("Database", ColumnType::MYSQL_TYPE_VAR_STRING);
+                self.answer(&[column], vec![vec![Value::Bytes(home)]]).await
+            }
+            Route::ShowTables { full } => {
+                let name = format!("Tables_in_{}", self.state.backend.database());
+                let mut columns = vec![text_column(&name, ColumnType::MYSQL_TYPE_VAR_STRING)];
+                if full {
+                    columns.push(text_column("Table_type", ColumnType::MYSQL_TYPE_VAR_STRING));
+                }
+                self.answer(&columns, Vec::new()).await
+            }
+        }
+    }
+
+    /// Sends text to the backend session and streams every result back.
+    async fn forward(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
+        let result = self.conn.query_iter(sql).await?;
+        let last = relay::stream(&mut self.wire, result, Encoding::Text, self.status).await?;
+        self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
+        Ok(())
+    }
+
+    async fn use_database(&mut self, database: &str) -> Result<(), crate::Error> {
+        self.switch_database(database).await?;
+        self.ok().await
+    }
+
+    async fn switch_database(&mut self, database: &str) -> Result<(), crate::Error> {
+        let home = self.state.backend.database();
+        if matches!(self.user.role(), Role::Tenant(_)) && database != home {
+            return Err(sql::Error::DatabaseDenied {
+                user: self.user.name.clone(),
+                database: database.to_string(),
+                home: home.to_string(),
+            }
+            .into());
+        }
+        self.conn
+            .query_drop(format!("USE {}", sql::quote_identifier(database)))
+            .await?;
+        self.database = Some(database.to_string());
+        Ok(())
+    }
+
+    async fn set_tenant(&mut self, tenant: u64) -> Result<(), crate::Error> {
+        match self.user.role() {
+            Role::Admin => self.tenant = Some(tenant),
+            Role::Tenant(own) if own == tenant => {}
+            Role::Tenant(_) => {
+                return Err(sql::Error::PrivilegeDenied(
+                    "a tenant login cannot act for another tenant".to_string(),
+                )
+                .into())
+            }
+        }
+        self.ok().await
+    }
+
+    /// `KILL [QUERY] id` by proxy connection id: found in the registry, then killed on the backend.
+    async fn kill(&mut self, id: u64, query_only: bool) -> Result<(), crate::Error> {
+        let handle = u32::try_from(id)
+            .ok()
+            .and_then(|id| self.state.sessions.get(id))
+            .ok_or(Error::NoSuchThread(id))?;
+        if self.user.role() != Role::Admin && handle.user != self.user.name {
+            return Err(Error::NotOwner(id).into());
+        }
+        let verb = if query_only { "KILL QUERY" } else { "KILL" };
+        let mut killer = self.state.backend.conn().await?;
+        match killer.query_drop(format!("{verb} {}", handle.backend_thread)).await {
+            // The backend thread already ended: nothing left to stop there.
+            Err(mysql_async::Error::Server(e)) if e.code == 1094 => {}
+            other => other?,
+        }
+        if !query_only {
+            handle.cancel.cancel();
+        }
+        self.ok().await
+    }
+
+    async fn prepare(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
+        let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
+        if sql::classify(text, &self.context())? != Route::Forward {
+            return Err(sql::Error::NotSupported(
+                "USE, KILL, SHOW and SET stardust_* cannot be prepared: send them as plain queries".to_string(),
+            )
+            .into());
+        }
+        let statement = self.conn.prep(text).await?;
+        let id = self.statements.add(statement.clone());
+        let columns = statement.columns();
+        self.wire
+            .prepared(id, statement.params(), &columns, self.status)
+            .await
+            .map_err(gone)
+    }
+
+    async fn execute_prepared(&mut self, body: &[u8]) -> Result<(), crate::Error> {
+        let id = statement_id(body, "mysqld_stmt_execute")?;
+        let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
+        let params = prepared.decode_params(body)?;
+        let statement = prepared.backend.clone();
+        let params = if params.is_empty() {
+            Params::Empty
+        } else {
+            Params::Positional(params)
+        };
+        let result = self.conn.exec_iter(&statement, params).await?;
+        let last = relay::stream(&mut self.wire, result, Encoding::Binary, self.status).await?;
+        self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
+        Ok(())
+    }
+
+    /// COM_RESET_CONNECTION: the backend session is reset and the proxy's session state with it.
+    async fn reset(&mut self) -> Result<(), crate::Error> {
+        self.conn.reset().await?;
+        self.statements.clear();
+        self.tenant = None;
+        self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        let database = self.database.clone().unwrap_or_else(|| self.state.backend.database().to_string());
+        self.switch_database(&database).await?;
+        self.ok().await
+    }
+
+    async fn statistics(&mut self) -> Result<(), crate::Error> {
+        let text = format!(
+            "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: 0.000",
+            self.state.started.elapsed().as_secs(),
+            self.state.sessions.len()
+        );
+        self.wire.raw(text.as_bytes()).await.map_err(gone)
+    }
+
+    async fn ok(&mut self) -> Result<(), crate::Error> {
+        let outcome = Outcome {
+            status: self.status,
+            ..Outcome::default()
+        };
+        self.wire.ok(&outcome).await.map_err(gone)
+    }
+
+    /// A result set the proxy composes itself.
+    async fn answer(&mut self, columns: &[Column], rows: Vec<Vec<Value>>) -> Result<(), crate::Error> {
+        self.wire.columns(columns, self.status).await.map_err(gone)?;
+        for row in &rows {
+            self.wire.text_row(row.iter().map(Some)).await.map_err(gone)?;
+        }
+        self.wire.end_rows(0, self.status).await.map_err(gone)
+    }
+}

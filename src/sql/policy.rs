@@ -1,0 +1,219 @@
+//! What a tenant login may send: session statements and table-less queries; never a backend table.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{visit_expressions, visit_relations, ContextModifier, Expr, Set, SetExpr, Statement, Use};
+
+use super::classify::{last_part, Context};
+use super::Error;
+
+/// Functions that reach outside the session: files on the server, or the advisory locks the daemons rely on.
+const DENIED_FUNCTIONS: [&str; 7] = [
+    "load_file",
+    "get_lock",
+    "release_lock",
+    "release_all_locks",
+    "is_free_lock",
+    "is_used_lock",
+    "master_pos_wait",
+];
+
+/// Refuses what a tenant login may not send. Virtual tables do not exist yet at this layer: any table named is a
+/// backend table, and backend tables are never a tenant's to touch.
+pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Error> {
+    if let ControlFlow::Break(table) = visit_relations(statement, |name| {
+        let table = name.to_string();
+        if table.eq_ignore_ascii_case("dual") {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(table)
+        }
+    }) {
+        return Err(Error::TableDenied {
+            command: command_name(statement),
+            user: ctx.user.to_string(),
+            table: table.replace('`', ""),
+        });
+    }
+    if let ControlFlow::Break(function) = visit_expressions(statement, |expr| match expr {
+        Expr::Function(f) if is_denied(&last_part(&f.name)) => ControlFlow::Break(f.name.to_string()),
+        _ => ControlFlow::Continue(()),
+    }) {
+        return Err(Error::PrivilegeDenied(format!(
+            "{function}() is not available to tenant logins"
+        )));
+    }
+    match statement {
+        Statement::Query(query) => match query.body.as_ref() {
+            SetExpr::Select(select) if select.into.is_some() => Err(Error::PrivilegeDenied(
+                "SELECT … INTO is not available to tenant logins".to_string(),
+            )),
+            _ => Ok(()),
+        },
+        Statement::Set(set) => check_set(set),
+        Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. }
+        | Statement::ShowVariables { .. }
+        | Statement::ShowVariable { .. }
+        | Statement::ShowStatus { .. }
+        | Statement::ShowCollation { .. }
+        | Statement::ShowCharset(_)
+        | Statement::ShowDatabases { .. }
+        | Statement::ShowTables { .. }
+        | Statement::Kill { .. } => Ok(()),
+        Statement::Use(Use::Database(name) | Use::Schema(name) | Use::Object(name)) => {
+            let database = last_part(name);
+            if database == ctx.home {
+                Ok(())
+            } else {
+                Err(Error::DatabaseDenied {
+                    user: ctx.user.to_string(),
+                    database,
+                    home: ctx.home.to_string(),
+                })
+            }
+        }
+        other => Err(Error::PrivilegeDenied(format!(
+            "tenant logins may not run {}: they may query and change their model_* tables, \
+             run table-less SELECTs, SET session variables and use transactions",
+            command_name(other)
+        ))),
+    }
+}
+
+fn is_denied(function: &str) -> bool {
+    DENIED_FUNCTIONS
+        .iter()
+        .any(|denied| denied.eq_ignore_ascii_case(function))
+}
+
+/// Session variables are the tenant's own; global, persisted and role or authorization changes are not.
+fn check_set(set: &Set) -> Result<(), Error> {
+    let global = |scope: &Option<ContextModifier>, name: &str| {
+        let name = name.to_ascii_lowercase();
+        matches!(scope, Some(ContextModifier::Global))
+            || name.starts_with("@@global.")
+            || name.starts_with("@@persist")
+    };
+    let refused = match set {
+        Set::SingleAssignment {
+            scope, variable, ..
+        } => global(scope, &variable.to_string()),
+        Set::MultipleAssignments { assignments } => assignments
+            .iter()
+            .any(|a| global(&a.scope, &a.name.to_string())),
+        Set::ParenthesizedAssignments { variables, .. } => {
+            variables.iter().any(|v| global(&None, &v.to_string()))
+        }
+        Set::SetRole { .. } | Set::SetSessionAuthorization(_) => true,
+        Set::SetSessionParam(_)
+        | Set::SetTimeZone { .. }
+        | Set::SetNames { .. }
+        | Set::SetNamesDefault {}
+        | Set::SetTransaction { .. } => false,
+    };
+    if refused {
+        return Err(Error::PrivilegeDenied(
+            "tenant logins may set session variables only, not global, persisted or role settings"
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The verb MySQL names in its access-denied messages.
+fn command_name(statement: &Statement) -> String {
+    let text = statement.to_string();
+    let verb = text.split_whitespace().next().unwrap_or("");
+    match verb.to_ascii_uppercase().as_str() {
+        "WITH" | "(" => "SELECT".to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Role;
+    use crate::sql::{classify, Context, Error, Route};
+
+    const TENANT: Context<'static> = Context {
+        user: "acme",
+        role: Role::Tenant(1),
+        home: "app",
+    };
+
+    fn denied_table(sql: &str) -> String {
+        match classify(sql, &TENANT) {
+            Err(Error::TableDenied { table, .. }) => table,
+            other => panic!("{sql}: expected a table refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tenants_reach_no_backend_table() {
+        assert_eq!(denied_table("SELECT * FROM entry_data"), "entry_data");
+        assert_eq!(denied_table("select fields from app.entry_data"), "app.entry_data");
+        assert_eq!(denied_table("SELECT 1 FROM dual WHERE EXISTS (SELECT 1 FROM stardust_models)"), "stardust_models");
+        assert_eq!(denied_table("SELECT (SELECT id FROM orders LIMIT 1)"), "orders");
+        assert_eq!(denied_table("SELECT 1 UNION SELECT id FROM users"), "users");
+        assert_eq!(denied_table("WITH x AS (SELECT * FROM secrets) SELECT * FROM x"), "secrets");
+        assert_eq!(denied_table("INSERT INTO entry_data (id) VALUES (1)"), "entry_data");
+        assert_eq!(denied_table("UPDATE stardust_models SET name = 'x'"), "stardust_models");
+        assert_eq!(denied_table("DELETE FROM entry_data"), "entry_data");
+        assert_eq!(denied_table("DROP TABLE entry_data"), "entry_data");
+        assert_eq!(denied_table("SELECT * FROM information_schema.TABLES"), "information_schema.TABLES");
+        assert_eq!(denied_table("SELECT * FROM /* hide */ `entry_data`"), "entry_data");
+        match classify("SELECT * FROM entry_data", &TENANT) {
+            Err(e) => assert!(e.to_string().starts_with("SELECT command denied to user 'acme'"), "{e}"),
+            Ok(r) => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn tenants_keep_session_statements() {
+        for sql in [
+            "SELECT 1",
+            "SELECT @@version_comment LIMIT 1",
+            "SELECT DATABASE(), USER(), NOW()",
+            "SET NAMES utf8mb4",
+            "SET autocommit = 0",
+            "SET SESSION sql_mode = 'ANSI'",
+            "SET @x = 5",
+            "SET character_set_results = NULL",
+            "BEGIN",
+            "START TRANSACTION",
+            "COMMIT",
+            "ROLLBACK",
+            "SHOW VARIABLES LIKE 'sql_mode'",
+            "SELECT 1 FROM dual",
+        ] {
+            assert_eq!(classify(sql, &TENANT), Ok(Route::Forward), "{sql}");
+        }
+        assert_eq!(classify("USE app", &TENANT), Ok(Route::Use("app".into())));
+    }
+
+    #[test]
+    fn tenants_cannot_escalate() {
+        for sql in [
+            "SET GLOBAL max_connections = 1",
+            "SET @@global.sql_mode = ''",
+            "SET PERSIST max_connections = 1",
+            "SELECT GET_LOCK('stardust_watcher', 0)",
+            "SELECT LOAD_FILE('/etc/passwd')",
+            "CREATE USER x",
+            "GRANT ALL ON *.* TO acme",
+            "CREATE DATABASE other",
+        ] {
+            assert!(
+                matches!(classify(sql, &TENANT), Err(Error::PrivilegeDenied(_) | Error::TableDenied { .. } | Error::Syntax(_))),
+                "{sql}: {:?}",
+                classify(sql, &TENANT)
+            );
+        }
+        assert!(matches!(classify("USE mysql", &TENANT), Err(Error::DatabaseDenied { .. })));
+        assert!(matches!(classify("SELECT 1; SELECT * FROM entry_data", &TENANT), Err(Error::TableDenied { .. })));
+    }
+}

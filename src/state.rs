@@ -1,0 +1,84 @@
+//! The state every connection shares: configuration snapshot, backend handle, and the live-session registry.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::Backend;
+use crate::config::Config;
+
+pub struct State {
+    pub config: Config,
+    pub backend: Backend,
+    pub sessions: Sessions,
+    /// When the proxy started, for COM_STATISTICS.
+    pub started: std::time::Instant,
+    next_connection_id: AtomicU32,
+}
+
+impl State {
+    pub fn new(config: Config, backend: Backend) -> State {
+        State {
+            config,
+            backend,
+            sessions: Sessions::default(),
+            started: std::time::Instant::now(),
+            next_connection_id: AtomicU32::new(1),
+        }
+    }
+
+    /// A proxy-wide unique connection id (never 0).
+    pub fn next_connection_id(&self) -> u32 {
+        loop {
+            let id = self.next_connection_id.fetch_add(1, Ordering::Relaxed);
+            if id != 0 {
+                return id;
+            }
+        }
+    }
+}
+
+/// What `KILL` needs to know about a live session.
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub user: String,
+    /// The backend's thread id for this session's backend connection.
+    pub backend_thread: u32,
+    /// Cancelled to end the session (`KILL CONNECTION`).
+    pub cancel: CancellationToken,
+}
+
+/// Live sessions by proxy connection id. The lock is never held across an `.await`.
+#[derive(Default)]
+pub struct Sessions {
+    inner: Mutex<HashMap<u32, SessionHandle>>,
+}
+
+impl Sessions {
+    pub fn insert(&self, id: u32, handle: SessionHandle) {
+        self.lock().insert(id, handle);
+    }
+
+    pub fn remove(&self, id: u32) {
+        self.lock().remove(&id);
+    }
+
+    pub fn get(&self, id: u32) -> Option<SessionHandle> {
+        self.lock().get(&id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, SessionHandle>> {
+        // A panic while holding this lock cannot leave the map half-updated, so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
