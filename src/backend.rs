@@ -61,6 +61,8 @@ impl Error {
 #[derive(Clone)]
 pub struct Backend {
     pool: Pool,
+    /// The same backend with CLIENT_FOUND_ROWS, for clients that ask for matched rather than changed rows.
+    found_rows_pool: Pool,
     engine: Engine,
     database: String,
 }
@@ -81,7 +83,8 @@ impl Backend {
             .pool_opts(pool_opts)
             .stmt_cache_size(0)
             .prefer_socket(false);
-        let pool = Pool::new(builder);
+        let pool = Pool::new(builder.clone());
+        let found_rows_pool = Pool::new(builder.client_found_rows(true));
         let mut conn = pool
             .get_conn()
             .await
@@ -91,6 +94,7 @@ impl Backend {
         drop(conn);
         Ok(Backend {
             pool,
+            found_rows_pool,
             engine,
             database,
         })
@@ -105,18 +109,26 @@ impl Backend {
         &self.database
     }
 
-    /// A connection from the pool; it is reset (COM_RESET_CONNECTION) when it returns.
-    pub async fn conn(&self) -> Result<mysql_async::Conn, Error> {
-        Ok(self.pool.get_conn().await?)
+    /// A connection from the pool; it is reset (COM_RESET_CONNECTION) when it returns. With `found_rows`,
+    /// UPDATE reports the rows it matched rather than the rows it changed, as a client asking so expects.
+    pub async fn conn(&self, found_rows: bool) -> Result<mysql_async::Conn, Error> {
+        let pool = if found_rows {
+            &self.found_rows_pool
+        } else {
+            &self.pool
+        };
+        Ok(pool.get_conn().await?)
     }
 
     /// Creates StarDust's fixed tables where missing.
     pub async fn bootstrap(&self) -> Result<(), Error> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.conn(false).await?;
         bootstrap::run(&mut conn).await
     }
 
+    /// Closes both pools, waiting for borrowed connections to come back.
     pub async fn close(self) {
         let _ = self.pool.disconnect().await;
+        let _ = self.found_rows_pool.disconnect().await;
     }
 }

@@ -3,7 +3,7 @@
 
 mod dev;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -17,7 +17,11 @@ use stardust::state::State;
 use stardust::{server, shutdown};
 
 #[derive(Parser)]
-#[command(name = "stardust", version, about = "A MySQL proxy that gives multi-tenant apps user-defined fields at native index speed")]
+#[command(
+    name = "stardust",
+    version,
+    about = "A MySQL proxy that gives multi-tenant apps user-defined fields at native index speed"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,7 +67,10 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
@@ -76,7 +83,10 @@ pub fn main() -> ExitCode {
                 check_config,
             } => serve(config, listen, backend_url, check_config).await,
             Command::Dev { listen, no_client } => dev::run(&listen, no_client).await,
-            Command::Bootstrap { config, backend_url } => bootstrap(config, backend_url).await,
+            Command::Bootstrap {
+                config,
+                backend_url,
+            } => bootstrap(config, backend_url).await,
         }
     });
     match result {
@@ -120,8 +130,12 @@ async fn serve(
     start(config, shutdown).await
 }
 
-fn load_config(path: &PathBuf, listen: Option<String>, backend_url: Option<String>) -> Result<Config, String> {
-    let mut config = Config::load(path).map_err(|e| e.to_string())?;
+fn load_config(
+    path: &Path,
+    listen: Option<String>,
+    backend_url: Option<String>,
+) -> Result<Config, String> {
+    let mut config = Config::read(path).map_err(|e| e.to_string())?;
     if let Some(listen) = listen {
         config.listen = listen;
     }
@@ -163,14 +177,22 @@ async fn connect(config: Config) -> Result<Arc<State>, String> {
     Ok(Arc::new(State::new(config, backend)))
 }
 
-pub async fn serve_on(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) -> Result<(), String> {
-    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+pub async fn serve_on(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) -> Result<(), String> {
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(%address, "serving MySQL clients");
     let backend = state.backend.clone();
     server::run(listener, state, shutdown)
         .await
         .map_err(|e| e.to_string())?;
-    backend.close().await;
+    // Sessions still busy after the grace period hold pool connections; do not wait for them forever.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), backend.close()).await;
     Ok(())
 }
 
@@ -181,7 +203,10 @@ async fn bootstrap(path: Option<PathBuf>, backend_url: Option<String>) -> Result
         (None, None) => return Err("give --config FILE or --backend-url URL".to_string()),
     };
     let backend = Backend::connect(&url, 2).await.map_err(|e| e.to_string())?;
-    backend.bootstrap().await.map_err(|e| format!("bootstrap failed: {e}"))?;
+    backend
+        .bootstrap()
+        .await
+        .map_err(|e| format!("bootstrap failed: {e}"))?;
     println!(
         "bootstrapped database '{}' on {}",
         backend.database(),

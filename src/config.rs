@@ -13,11 +13,12 @@ pub struct Config {
     #[serde(default = "default_listen")]
     pub listen: String,
     /// `mysql://user:password@host:port/database` of the backend; the database holds everything.
+    #[serde(default)]
     pub backend_url: String,
     /// The logins the proxy accepts.
     #[serde(default)]
     pub users: Vec<User>,
-    /// Most client connections served at once; further ones wait for a free place.
+    /// Most client connections served at once; one more is refused with error 1040.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// Seconds open sessions get to finish when the proxy shuts down.
@@ -50,10 +51,12 @@ pub enum Role {
 }
 
 impl User {
+    /// Fails closed: only `admin = true` without a tenant makes an administrator; anything else is a tenant
+    /// login (tenant 0, which owns nothing, if no tenant is set — `validate` refuses that configuration anyway).
     pub fn role(&self) -> Role {
-        match self.tenant {
-            Some(tenant) if !self.admin => Role::Tenant(tenant),
-            _ => Role::Admin,
+        match (self.tenant, self.admin) {
+            (None, true) => Role::Admin,
+            (tenant, _) => Role::Tenant(tenant.unwrap_or(0)),
         }
     }
 }
@@ -85,8 +88,28 @@ fn default_max_allowed_packet() -> usize {
 }
 
 impl Config {
-    /// Reads, parses and validates a TOML file, then applies `STARDUST_*` environment overrides.
+    /// A configuration with every default, the given backend, and no users.
+    pub fn new(backend_url: &str) -> Config {
+        Config {
+            listen: default_listen(),
+            backend_url: backend_url.to_string(),
+            users: Vec::new(),
+            max_connections: default_max_connections(),
+            shutdown_grace_secs: default_shutdown_grace_secs(),
+            max_allowed_packet: default_max_allowed_packet(),
+        }
+    }
+
+    /// Reads and parses a TOML file, applies `STARDUST_*` environment overrides, then validates.
     pub fn load(path: &Path) -> Result<Config, Error> {
+        let config = Config::read(path)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a TOML file and applies `STARDUST_*` environment overrides, without validating, so that
+    /// command-line flags can still override before [`Config::validate`].
+    pub fn read(path: &Path) -> Result<Config, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.display().to_string(),
             source,
@@ -96,7 +119,6 @@ impl Config {
             message,
         })?;
         config.apply_env(|key| std::env::var(key).ok());
-        config.validate()?;
         Ok(config)
     }
 
@@ -125,6 +147,9 @@ impl Config {
             ));
         }
         match mysql_async::Opts::from_url(&self.backend_url) {
+            _ if self.backend_url.is_empty() => problems.push(
+                "backend_url is missing: set it in the file, STARDUST_BACKEND_URL or --backend-url".to_string(),
+            ),
             Ok(opts) if opts.db_name().is_none_or(str::is_empty) => problems.push(
                 "backend_url names no database: add one, as in mysql://user:pw@host:3306/app"
                     .to_string(),

@@ -8,7 +8,12 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where server binaries are looked for, after `PATH`.
-const EXTRA_DIRS: [&str; 4] = ["/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin", "/usr/libexec"];
+const EXTRA_DIRS: [&str; 4] = [
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/usr/local/mysql/bin",
+    "/usr/libexec",
+];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +120,9 @@ impl Embedded {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
-            if text.contains("ready for connections") && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if text.contains("ready for connections")
+                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
                 return Ok(());
             }
             if self.guard.try_wait()?.is_some() || Instant::now() > deadline {
@@ -164,7 +171,8 @@ fn find_server() -> Result<Server, Error> {
     let server = find("mysqld").ok_or(Error::NoServer)?;
     let version = Command::new(&server).arg("--version").output()?;
     if String::from_utf8_lossy(&version.stdout).contains("MariaDB") {
-        let installer = find("mysql_install_db").ok_or_else(|| Error::NoInstaller(server.display().to_string()))?;
+        let installer = find("mysql_install_db")
+            .ok_or_else(|| Error::NoInstaller(server.display().to_string()))?;
         return Ok(Server::MariaDb { server, installer });
     }
     Ok(Server::MySql { server })

@@ -15,6 +15,8 @@ pub enum Kind {
     PrivilegeDenied,
     /// A statement needs a default database and none is selected.
     NoDatabase,
+    /// The statement text holds no statement.
+    EmptyQuery,
     /// The SQL text could not be parsed.
     Syntax,
     /// Valid SQL that StarDust cannot honour; the message says what and why.
@@ -31,6 +33,8 @@ pub enum Kind {
     BadCharacters,
     /// An unknown `KILL` target.
     NoSuchThread,
+    /// `KILL` of another user's session.
+    KillDenied,
     /// Too many client connections at once.
     TooManyConnections,
     /// The backend cannot be reached.

@@ -1,15 +1,32 @@
 //! StarDust: a MySQL-wire-protocol proxy that gives multi-tenant applications user-defined fields at native
-//! index speed. Modules in the order a query meets them:
+//! index speed. The modules below are listed in the order a query meets them; blank lines keep rustfmt from
+//! sorting them.
 
-pub mod server; // accepts connections, one task each, bounded drain on shutdown
-pub mod protocol; // the wire: handshake, auth, command loop, chatter, error codes
-pub mod sql; // parse and classify statements; the tenant policy
-pub mod backend; // the real MySQL/MariaDB: pool, engine dialect, bootstrap
+/// Accepts connections, one task each, bounded drain on shutdown.
+pub mod server;
 
-pub mod config; // the TOML configuration contract
-pub mod embedded; // a throwaway backend from local binaries (dev and tests)
-pub mod error; // the crate error and its protocol-neutral kinds
-pub mod shutdown; // signals to a cancellation token
-pub mod state; // what every connection shares
+/// The wire: handshake, auth, command loop, chatter, error codes.
+pub mod protocol;
+
+/// Parse and classify statements; the tenant policy.
+pub mod sql;
+
+/// The real MySQL/MariaDB: pool, engine dialect, bootstrap.
+pub mod backend;
+
+/// The TOML configuration contract.
+pub mod config;
+
+/// A throwaway backend from local binaries (dev and tests).
+pub mod embedded;
+
+/// The crate error and its protocol-neutral kinds.
+pub mod error;
+
+/// Signals to a cancellation token.
+pub mod shutdown;
+
+/// What every connection shares.
+pub mod state;
 
 pub use error::{Error, Kind};

@@ -58,7 +58,7 @@ impl Error {
             Error::UnknownStatement { .. } => Kind::UnknownStatement,
             Error::Malformed(_) => Kind::WrongArguments,
             Error::NoSuchThread(_) => Kind::NoSuchThread,
-            Error::NotOwner(_) => Kind::PrivilegeDenied,
+            Error::NotOwner(_) => Kind::KillDenied,
             Error::TooManyConnections(_) => Kind::TooManyConnections,
             Error::PacketTooLarge(_) => Kind::PacketTooLarge,
         }

@@ -14,7 +14,11 @@ use crate::state::State;
 
 /// Serves clients from `listener` until `shutdown` is cancelled, then waits up to `shutdown_grace_secs` for
 /// open sessions to finish their current statement.
-pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let limit = Arc::new(Semaphore::new(state.config.max_connections));
     let tracker = TaskTracker::new();
     loop {
@@ -38,7 +42,10 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: Cancellatio
                 });
             }
             Err(_) => {
-                tracker.spawn(protocol::refuse_over_limit(stream, state.config.max_connections));
+                tracker.spawn(protocol::refuse_over_limit(
+                    stream,
+                    state.config.max_connections,
+                ));
             }
         }
     }
@@ -47,7 +54,10 @@ pub async fn run(listener: TcpListener, state: Arc<State>, shutdown: Cancellatio
     let grace = Duration::from_secs(state.config.shutdown_grace_secs);
     info!(sessions = state.sessions.len(), "shutting down");
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        warn!(sessions = state.sessions.len(), "sessions still open after the grace period; closing them");
+        warn!(
+            sessions = state.sessions.len(),
+            "sessions still open after the grace period; closing them"
+        );
     }
     Ok(())
 }

@@ -32,6 +32,8 @@ pub enum Error {
     PrivilegeDenied(String),
     #[error("{0}")]
     NotSupported(String),
+    #[error("Query was empty")]
+    Empty,
     #[error("Invalid utf8mb4 character string in the statement: send the query as valid UTF-8")]
     BadCharacters,
 }
@@ -45,6 +47,7 @@ impl Error {
             Error::PrivilegeDenied(_) => Kind::PrivilegeDenied,
             Error::NotSupported(_) => Kind::NotSupported,
             Error::BadCharacters => Kind::BadCharacters,
+            Error::Empty => Kind::EmptyQuery,
         }
     }
 }

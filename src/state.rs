@@ -57,12 +57,10 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn insert(&self, id: u32, handle: SessionHandle) {
+    /// Registers a session until the returned guard drops, however the session ends (a panic included).
+    pub fn register(&self, id: u32, handle: SessionHandle) -> Registration<'_> {
         self.lock().insert(id, handle);
-    }
-
-    pub fn remove(&self, id: u32) {
-        self.lock().remove(&id);
+        Registration { sessions: self, id }
     }
 
     pub fn get(&self, id: u32) -> Option<SessionHandle> {
@@ -80,5 +78,17 @@ impl Sessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, SessionHandle>> {
         // A panic while holding this lock cannot leave the map half-updated, so a poisoned lock is still usable.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Keeps a session in the registry while it lives.
+pub struct Registration<'a> {
+    sessions: &'a Sessions,
+    id: u32,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.sessions.lock().remove(&self.id);
     }
 }

@@ -25,7 +25,11 @@ pub const MIN_MARIADB: (u16, u16, u16) = (10, 6, 0);
 pub enum Error {
     #[error("cannot read a version from the backend's VERSION() = {0:?}")]
     Unreadable(String),
-    #[error("the backend is {found}; StarDust needs MySQL {} or newer, or MariaDB {} or newer", dotted(MIN_MYSQL), dotted(MIN_MARIADB))]
+    #[error(
+        "the backend is {found}; StarDust needs MySQL {} or newer, or MariaDB {} or newer",
+        dotted(MIN_MYSQL),
+        dotted(MIN_MARIADB)
+    )]
     TooOld { found: String },
 }
 
@@ -61,7 +65,9 @@ impl Engine {
             Flavor::MySql => MIN_MYSQL,
             Flavor::MariaDb => MIN_MARIADB,
         };
-        if engine.version < minimum {
+        // TiDB reports MySQL 8.0.11 compatibility ("8.0.11-TiDB-v7.5.1") and is a supported scale-out backend.
+        let tidb = text.contains("-TiDB-");
+        if engine.version < minimum && !tidb {
             return Err(Error::TooOld {
                 found: engine.to_string(),
             });
@@ -113,14 +119,26 @@ mod tests {
         assert_eq!(mysql.flavor, Flavor::MySql);
         assert_eq!(mysql.greeting_version(), "8.0.36");
         assert_eq!(Engine::detect("8.0.13-log").unwrap().version, (8, 0, 13));
-        assert_eq!(Engine::detect("10.6.0-MariaDB").unwrap().version, (10, 6, 0));
-        assert_eq!(Engine::detect("5.5.5-11.4.2-MariaDB").unwrap().version, (11, 4, 2));
+        assert_eq!(
+            Engine::detect("10.6.0-MariaDB").unwrap().version,
+            (10, 6, 0)
+        );
+        assert_eq!(
+            Engine::detect("5.5.5-11.4.2-MariaDB").unwrap().version,
+            (11, 4, 2)
+        );
         assert_eq!(Engine::detect("9.1.0").unwrap().version, (9, 1, 0));
+        assert_eq!(Engine::detect("8.0.11-TiDB-v7.5.1").unwrap().flavor, Flavor::MySql);
     }
 
     #[test]
     fn refuses_old_engines_naming_version_and_minimum() {
-        for old in ["8.0.12", "5.7.44-log", "10.5.23-MariaDB", "10.4.0-MariaDB-log"] {
+        for old in [
+            "8.0.12",
+            "5.7.44-log",
+            "10.5.23-MariaDB",
+            "10.4.0-MariaDB-log",
+        ] {
             let message = Engine::detect(old).unwrap_err().to_string();
             assert!(message.contains("MySQL 8.0.13"), "{message}");
             assert!(message.contains("MariaDB 10.6.0"), "{message}");
@@ -135,7 +153,10 @@ mod tests {
 
     #[test]
     fn refuses_unreadable_versions() {
-        assert!(matches!(Engine::detect("garbage"), Err(Error::Unreadable(_))));
+        assert!(matches!(
+            Engine::detect("garbage"),
+            Err(Error::Unreadable(_))
+        ));
         assert!(matches!(Engine::detect(""), Err(Error::Unreadable(_))));
     }
 }

@@ -21,16 +21,23 @@ pub async fn run(listen: &str, no_client: bool) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     let backend_url = provision(&backend).await?;
-    let config = dev_config(listen, backend_url);
+    let config = dev_config(listen, backend_url.clone());
     config.validate().map_err(|e| e.to_string())?;
 
     let shutdown = shutdown::on_signal();
     let (listener, state) = super::prepare(config).await?;
     let proxy = tokio::spawn(super::serve_on(listener, state, shutdown.clone()));
     let client = client_command(listen);
-    println!("StarDust is serving on {listen}; the backend's data lives in {} until it stops.", backend.directory().display());
+    println!(
+        "StarDust is serving on {listen}; the backend's data lives in {} until it stops.",
+        backend.directory().display()
+    );
     println!("Connect as the administrator:  {}", client.join(" "));
-    println!("Connect as tenant 1 (acme):    {}", client_for(listen, TENANT).join(" "));
+    println!(
+        "Connect as tenant 1 (acme):    {}",
+        client_for(listen, TENANT).join(" ")
+    );
+    println!("The backend itself (bypassing the proxy): {backend_url}");
     let interactive = !no_client && std::io::stdin().is_terminal() && find_client().is_some();
     if interactive {
         run_client(&client, &shutdown).await;
@@ -55,10 +62,15 @@ async fn provision(backend: &Embedded) -> Result<String, String> {
         format!("CREATE USER 'stardust'@'127.0.0.1' IDENTIFIED BY '{password}'"),
         format!("GRANT ALL ON `{DATABASE}`.* TO 'stardust'@'127.0.0.1'"),
     ] {
-        conn.query_drop(statement).await.map_err(|e| e.to_string())?;
+        conn.query_drop(statement)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let _ = conn.disconnect().await;
-    Ok(format!("mysql://stardust:{password}@127.0.0.1:{}/{DATABASE}", backend.port()))
+    Ok(format!(
+        "mysql://stardust:{password}@127.0.0.1:{}/{DATABASE}",
+        backend.port()
+    ))
 }
 
 fn dev_config(listen: &str, backend_url: String) -> Config {
@@ -68,7 +80,7 @@ fn dev_config(listen: &str, backend_url: String) -> Config {
         tenant,
         admin: tenant.is_none(),
     };
-    let mut config = Config::parse(&format!("backend_url = {backend_url:?}")).unwrap_or_else(|_| unreachable!());
+    let mut config = Config::new(&backend_url);
     config.listen = listen.to_string();
     config.users = vec![login(ADMIN, None), login(TENANT, Some(1))];
     config

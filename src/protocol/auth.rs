@@ -12,6 +12,7 @@ pub const NATIVE_PASSWORD: &str = "mysql_native_password";
 /// What the proxy offers. No SSL, compression, LOCAL INFILE or session tracking yet.
 pub fn server_capabilities() -> CapabilityFlags {
     CapabilityFlags::CLIENT_LONG_PASSWORD
+        | CapabilityFlags::CLIENT_FOUND_ROWS
         | CapabilityFlags::CLIENT_LONG_FLAG
         | CapabilityFlags::CLIENT_CONNECT_WITH_DB
         | CapabilityFlags::CLIENT_PROTOCOL_41
@@ -75,6 +76,14 @@ pub struct ClientHello {
     pub auth_response: Vec<u8>,
 }
 
+/// Whether a handshake response (or SSL request) sets CLIENT_SSL, which the proxy does not offer yet.
+pub fn asks_for_tls(payload: &[u8]) -> bool {
+    payload
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .is_some_and(|caps| caps & CapabilityFlags::CLIENT_SSL.bits() != 0)
+}
+
 /// Parses a handshake response; `None` if it is malformed or is an SSL request.
 pub fn parse_hello(payload: &[u8]) -> Option<ClientHello> {
     if payload.len() < 32 {
@@ -108,7 +117,12 @@ pub fn switch_request(salt: &[u8; 20]) -> Vec<u8> {
 }
 
 /// Checks a mysql_native_password response against the configured users; unknown users fail like wrong passwords.
-pub fn verify<'c>(config: &'c Config, user: &str, salt: &[u8; 20], response: &[u8]) -> Option<&'c User> {
+pub fn verify<'c>(
+    config: &'c Config,
+    user: &str,
+    salt: &[u8; 20],
+    response: &[u8],
+) -> Option<&'c User> {
     let candidate = config.user(user)?;
     let expected = mysql_common::scramble::scramble_native(salt, candidate.password.as_bytes());
     let matches = match expected {

@@ -18,28 +18,16 @@ const TABLE: &[(&str, Chatter)] = &[
     ("show errors", Chatter::Forward),
     ("show count(*) warnings", Chatter::Forward),
     ("show count(*) errors", Chatter::Forward),
-    ("select $$", Chatter::Forward),
-];
-
-/// Statement prefixes that only change the session's character set or autocommit mode.
-const PREFIXES: &[&str] = &[
-    "set names ",
-    "set autocommit",
-    "set character_set_results",
-    "set session autocommit",
 ];
 
 pub fn lookup(sql: &str) -> Option<Chatter> {
     let normalized = normalize(sql);
-    if let Some((_, chatter)) = TABLE.iter().find(|(text, _)| *text == normalized) {
-        return Some(*chatter);
-    }
-    // A prefix match must be a single statement, or a second statement could ride along.
-    let single = !normalized.contains(';');
-    PREFIXES
+    // Whole statements only: a prefix match would let a second statement or a subquery ride along
+    // (`SET NAMES utf8mb4, @x = (SELECT … FROM entry_data)`).
+    TABLE
         .iter()
-        .any(|prefix| single && normalized.starts_with(prefix))
-        .then_some(Chatter::Forward)
+        .find(|(text, _)| *text == normalized)
+        .map(|(_, chatter)| *chatter)
 }
 
 /// Lower-case, single-spaced, without leading `/* … */` comments (not `/*! … */`) or a trailing `;`.
@@ -67,18 +55,30 @@ mod tests {
 
     #[test]
     fn recognises_what_clients_send() {
-        assert_eq!(lookup("select @@version_comment limit 1"), Some(Chatter::Forward));
-        assert_eq!(lookup("SELECT  @@version_comment\nLIMIT 1;"), Some(Chatter::Forward));
-        assert_eq!(lookup("/* ApplicationName=DBeaver */ SHOW WARNINGS"), Some(Chatter::Forward));
-        assert_eq!(lookup("SELECT CONNECTION_ID()"), Some(Chatter::ConnectionId));
-        assert_eq!(lookup("SET NAMES utf8mb4"), Some(Chatter::Forward));
-        assert_eq!(lookup("SET autocommit=0"), Some(Chatter::Forward));
+        assert_eq!(
+            lookup("select @@version_comment limit 1"),
+            Some(Chatter::Forward)
+        );
+        assert_eq!(
+            lookup("SELECT  @@version_comment\nLIMIT 1;"),
+            Some(Chatter::Forward)
+        );
+        assert_eq!(
+            lookup("/* ApplicationName=DBeaver */ SHOW WARNINGS"),
+            Some(Chatter::Forward)
+        );
+        assert_eq!(
+            lookup("SELECT CONNECTION_ID()"),
+            Some(Chatter::ConnectionId)
+        );
         assert_eq!(lookup("SELECT 1"), None);
         assert_eq!(lookup("/*!40101 SET NAMES utf8 */"), None);
     }
 
     #[test]
-    fn a_prefix_cannot_carry_a_second_statement() {
+    fn nothing_rides_along_with_chatter() {
         assert_eq!(lookup("SET NAMES utf8mb4; SELECT * FROM entry_data"), None);
+        assert_eq!(lookup("SET NAMES utf8mb4, @x = (SELECT fields FROM entry_data LIMIT 1)"), None);
+        assert_eq!(lookup("SHOW WARNINGS; SELECT * FROM entry_data"), None);
     }
 }

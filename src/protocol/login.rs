@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use mysql_async::consts::CapabilityFlags;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::auth::{self, ClientHello};
@@ -47,15 +46,15 @@ where
 
     let (seq, payload) = read(reader).await?;
     wire.set_seq(seq.wrapping_add(1));
-    let hello = auth::parse_hello(&payload)
-        .ok_or_else(|| Error::BadHandshake("the handshake response is malformed".to_string()))?;
-    if hello.capabilities.contains(CapabilityFlags::CLIENT_SSL) {
+    if auth::asks_for_tls(&payload) {
         return Err(Error::BadHandshake(
             "TLS is not offered by this proxy yet: connect without TLS (e.g. --skip-ssl or ssl-mode=DISABLED)"
                 .to_string(),
         )
         .into());
     }
+    let hello = auth::parse_hello(&payload)
+        .ok_or_else(|| Error::BadHandshake("the handshake response is malformed".to_string()))?;
     wire.set_capabilities(hello.capabilities & auth::server_capabilities());
 
     let native = matches!(hello.plugin.as_deref(), None | Some(auth::NATIVE_PASSWORD));

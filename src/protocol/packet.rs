@@ -40,11 +40,13 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
                 }
                 Err(e) => return Err(e.into()),
             }
-            let len = usize::from(header[0])
-                | usize::from(header[1]) << 8
-                | usize::from(header[2]) << 16;
+            let len =
+                usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
             let seq = header[3];
             if payload.len() + len > self.limit {
+                // Read past the refused payload so that the error reply is not lost to a reset connection.
+                let mut rest = (&mut self.inner).take(len as u64);
+                tokio::io::copy(&mut rest, &mut tokio::io::sink()).await?;
                 return Err(ReadError::TooLarge {
                     size: payload.len() + len,
                     limit: self.limit,
@@ -126,7 +128,10 @@ mod tests {
         // Exactly 16 MiB − 1 needs an empty trailer packet.
         assert_eq!(round_trip(MAX_PAYLOAD).await.len(), MAX_PAYLOAD + 8);
         assert_eq!(round_trip(MAX_PAYLOAD + 1).await.len(), MAX_PAYLOAD + 9);
-        assert_eq!(round_trip(2 * MAX_PAYLOAD).await.len(), 2 * MAX_PAYLOAD + 12);
+        assert_eq!(
+            round_trip(2 * MAX_PAYLOAD).await.len(),
+            2 * MAX_PAYLOAD + 12
+        );
     }
 
     #[tokio::test]

@@ -10,6 +10,20 @@ use mysql_common::value::{BinValue, ValueDeserializer};
 
 use super::Error;
 
+/// The parameter types a client may send. Others (the server-internal VARCHAR2, TYPED_ARRAY, VECTOR, …) are
+/// refused as malformed rather than decoded.
+const PARAMETER_TYPES: [ColumnType; 27] = {
+    use ColumnType::*;
+    [
+        MYSQL_TYPE_DECIMAL, MYSQL_TYPE_TINY, MYSQL_TYPE_SHORT, MYSQL_TYPE_LONG, MYSQL_TYPE_FLOAT,
+        MYSQL_TYPE_DOUBLE, MYSQL_TYPE_NULL, MYSQL_TYPE_TIMESTAMP, MYSQL_TYPE_LONGLONG, MYSQL_TYPE_INT24,
+        MYSQL_TYPE_DATE, MYSQL_TYPE_TIME, MYSQL_TYPE_DATETIME, MYSQL_TYPE_YEAR, MYSQL_TYPE_VARCHAR,
+        MYSQL_TYPE_BIT, MYSQL_TYPE_JSON, MYSQL_TYPE_NEWDECIMAL, MYSQL_TYPE_ENUM, MYSQL_TYPE_SET,
+        MYSQL_TYPE_TINY_BLOB, MYSQL_TYPE_MEDIUM_BLOB, MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_BLOB,
+        MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_STRING, MYSQL_TYPE_GEOMETRY,
+    ]
+};
+
 /// A statement the client prepared, backed by a statement on the session's backend connection.
 pub struct Prepared {
     pub backend: Statement,
@@ -95,13 +109,19 @@ impl Prepared {
         }
         // stmt id (4), flags (1), iteration count (4)
         let mut buf = ParseBuf(body.get(9..).ok_or_else(malformed)?);
-        let bitmap = buf.checked_eat((count + 7) / 8).ok_or_else(malformed)?.to_vec();
+        let bitmap = buf
+            .checked_eat(count.div_ceil(8))
+            .ok_or_else(malformed)?
+            .to_vec();
         let bound = buf.checked_eat(1).ok_or_else(malformed)?[0];
         if bound == 1 {
             let mut types = Vec::with_capacity(count);
             for _ in 0..count {
                 let pair = buf.checked_eat(2).ok_or_else(malformed)?;
-                let column_type = ColumnType::try_from(pair[0]).map_err(|_| malformed())?;
+                let column_type = ColumnType::try_from(pair[0])
+                    .ok()
+                    .filter(|t| PARAMETER_TYPES.contains(t))
+                    .ok_or_else(malformed)?;
                 let flags = if pair[1] & 0x80 != 0 {
                     ColumnFlags::UNSIGNED_FLAG
                 } else {

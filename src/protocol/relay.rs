@@ -55,7 +55,15 @@ pub async fn stream<P: Protocol, W: AsyncWrite + Unpin>(
             }
         };
         if result.is_empty() {
-            return Ok(last);
+            // An error in a later statement of a batch waits inside the driver until asked for.
+            return match result.next().await {
+                Ok(_) => Ok(last),
+                Err(e) => {
+                    let more = status | StatusFlags::SERVER_MORE_RESULTS_EXISTS;
+                    last.write(wire, more).await.map_err(gone)?;
+                    Err(e.into())
+                }
+            };
         }
         last.write(wire, status | StatusFlags::SERVER_MORE_RESULTS_EXISTS)
             .await
@@ -70,7 +78,11 @@ pub enum Last {
 }
 
 impl Last {
-    async fn write<W: AsyncWrite + Unpin>(&self, wire: &mut Wire<W>, status: StatusFlags) -> std::io::Result<()> {
+    async fn write<W: AsyncWrite + Unpin>(
+        &self,
+        wire: &mut Wire<W>,
+        status: StatusFlags,
+    ) -> std::io::Result<()> {
         match self {
             Last::Rows { warnings } => wire.end_rows(*warnings, status).await,
             Last::Ok(outcome) => {
@@ -85,7 +97,11 @@ impl Last {
 }
 
 /// Writes the final terminator with the backend session's current status flags and returns them.
-pub async fn finish<W: AsyncWrite + Unpin>(wire: &mut Wire<W>, conn: &Conn, last: Last) -> Result<StatusFlags, Error> {
+pub async fn finish<W: AsyncWrite + Unpin>(
+    wire: &mut Wire<W>,
+    conn: &Conn,
+    last: Last,
+) -> Result<StatusFlags, Error> {
     let status = backend_status(conn);
     last.write(wire, status).await.map_err(gone)?;
     Ok(status)

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mysql_async::consts::{ColumnType, StatusFlags};
+use mysql_async::consts::{CapabilityFlags, ColumnType, StatusFlags};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Column, Conn, Params, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -41,7 +41,10 @@ const COM_RESET_CONNECTION: u8 = 0x1F;
 /// Serves one client connection until it quits, is killed, or the proxy shuts down.
 pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationToken) {
     let id = state.next_connection_id();
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let span = info_span!("connection", id, %peer, user = tracing::field::Empty);
     async move {
         let _ = stream.set_nodelay(true);
@@ -50,7 +53,8 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
         let mut wire = Wire::new(PacketWriter::new(write));
         let opened = async {
             let login = login(&mut reader, &mut wire, &state, id).await?;
-            let conn = state.backend.conn().await?;
+            let found_rows = login.hello.capabilities.contains(CapabilityFlags::CLIENT_FOUND_ROWS);
+            let conn = state.backend.conn(found_rows).await?;
             Ok::<_, crate::Error>((login, conn))
         }
         .await;
@@ -72,10 +76,13 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
             cancel: CancellationToken::new(),
         };
-        if let Err(e) = session.start(login.hello.database.as_deref(), login.hello.collation).await {
+        if let Err(e) = session
+            .start(login.hello.database.as_deref(), login.hello.collation)
+            .await
+        {
             return refuse(&mut session.wire, &e).await;
         }
-        state.sessions.insert(
+        let _registered = state.sessions.register(
             id,
             SessionHandle {
                 user: session.user.name.clone(),
@@ -84,7 +91,6 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             },
         );
         session.run(shutdown).await;
-        state.sessions.remove(id);
     }
     .instrument(span)
     .await
@@ -199,8 +205,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         match command {
             COM_QUIT => return Ok(Flow::Quit),
             COM_QUERY => {
-                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                let span = tracing::debug_span!("statement", sql = %text);
+                // The verb and size only: statement text can carry passwords (CREATE USER … IDENTIFIED BY).
+                let verb: String = String::from_utf8_lossy(&body[..body.len().min(16)])
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                let span = tracing::debug_span!("statement", %verb, bytes = body.len());
                 self.query(body).instrument(span).await?
             }
             COM_INIT_DB => {
@@ -210,18 +221,22 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             COM_PING => self.ok().await?,
             COM_STMT_PREPARE => self.prepare(body).await?,
             COM_STMT_EXECUTE => self.execute_prepared(body).await?,
+            // Neither command has a reply, not even an error: a bad one is dropped, and a bad chunk shows at
+            // execute as a parameter mismatch.
             COM_STMT_SEND_LONG_DATA => {
-                // No reply, even on error; a bad chunk surfaces at execute as a parameter mismatch.
-                let id = statement_id(body, "mysqld_stmt_send_long_data")?;
-                let prepared = self.statements.get_mut(id, "mysqld_stmt_send_long_data");
-                if let Err(e) = prepared.and_then(|p| p.append_long_data(body)) {
-                    debug!(error = %e, "long data ignored");
+                let appended = statement_id(body, "mysqld_stmt_send_long_data")
+                    .and_then(|id| self.statements.get_mut(id, "mysqld_stmt_send_long_data"))
+                    .and_then(|prepared| prepared.append_long_data(body));
+                if let Err(e) = appended {
+                    debug!(error = %e, "long data dropped");
                 }
             }
             COM_STMT_CLOSE => {
-                let id = statement_id(body, "mysqld_stmt_close")?;
-                if let Some(prepared) = self.statements.remove(id) {
-                    self.conn.close(prepared.backend).await?;
+                let removed = statement_id(body, "mysqld_stmt_close").map(|id| self.statements.remove(id));
+                if let Ok(Some(prepared)) = removed {
+                    if let Err(e) = self.conn.close(prepared.backend).await {
+                        debug!(error = %e, "closing a backend statement failed");
+                    }
                 }
             }
             COM_STMT_RESET => {
@@ -294,7 +309,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Chatter::Forward => self.forward(text.as_bytes()).await,
             Chatter::ConnectionId => {
                 let column = text_column("CONNECTION_ID()", ColumnType::MYSQL_TYPE_LONGLONG);
-                self.answer(&[column], vec![vec![Value::UInt(u64::from(self.id))]]).await
+                self.answer(&[column], vec![vec![Value::UInt(u64::from(self.id))]])
+                    .await
             }
         }
     }
@@ -375,8 +391,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return Err(Error::NotOwner(id).into());
         }
         let verb = if query_only { "KILL QUERY" } else { "KILL" };
-        let mut killer = self.state.backend.conn().await?;
-        match killer.query_drop(format!("{verb} {}", handle.backend_thread)).await {
+        let mut killer = self.state.backend.conn(false).await?;
+        match killer
+            .query_drop(format!("{verb} {}", handle.backend_thread))
+            .await
+        {
             // The backend thread already ended: nothing left to stop there.
             Err(mysql_async::Error::Server(e)) if e.code == 1094 => {}
             other => other?,
@@ -391,7 +410,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
         if sql::classify(text, &self.context())? != Route::Forward {
             return Err(sql::Error::NotSupported(
-                "USE, KILL, SHOW and SET stardust_* cannot be prepared: send them as plain queries".to_string(),
+                "USE, KILL, SHOW and SET stardust_* cannot be prepared: send them as plain queries"
+                    .to_string(),
             )
             .into());
         }
@@ -426,7 +446,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.statements.clear();
         self.tenant = None;
         self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
-        let database = self.database.clone().unwrap_or_else(|| self.state.backend.database().to_string());
+        let database = self
+            .database
+            .clone()
+            .unwrap_or_else(|| self.state.backend.database().to_string());
         self.switch_database(&database).await?;
         self.ok().await
     }
@@ -449,10 +472,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     /// A result set the proxy composes itself.
-    async fn answer(&mut self, columns: &[Column], rows: Vec<Vec<Value>>) -> Result<(), crate::Error> {
-        self.wire.columns(columns, self.status).await.map_err(gone)?;
+    async fn answer(
+        &mut self,
+        columns: &[Column],
+        rows: Vec<Vec<Value>>,
+    ) -> Result<(), crate::Error> {
+        self.wire
+            .columns(columns, self.status)
+            .await
+            .map_err(gone)?;
         for row in &rows {
-            self.wire.text_row(row.iter().map(Some)).await.map_err(gone)?;
+            self.wire
+                .text_row(row.iter().map(Some))
+                .await
+                .map_err(gone)?;
         }
         self.wire.end_rows(0, self.status).await.map_err(gone)
     }

@@ -96,7 +96,11 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
     }
 
     /// Column count, column definitions and, for older clients, the EOF after them.
-    pub async fn columns(&mut self, columns: &[Column], status: StatusFlags) -> std::io::Result<()> {
+    pub async fn columns(
+        &mut self,
+        columns: &[Column],
+        status: StatusFlags,
+    ) -> std::io::Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         buf.put_lenenc_int(columns.len() as u64);
@@ -109,17 +113,25 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
         Ok(())
     }
 
-    async fn column_definitions(&mut self, columns: &[Column], buf: &mut Vec<u8>) -> std::io::Result<()> {
+    async fn column_definitions(
+        &mut self,
+        columns: &[Column],
+        buf: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
         for column in columns {
             buf.clear();
-            column.serialize(buf);
+            put_column(buf, column);
             self.writer.write(buf).await?;
         }
         Ok(())
     }
 
     /// Definitions without a count, as in the prepared-statement reply and COM_FIELD_LIST.
-    pub async fn definitions_then_eof(&mut self, columns: &[Column], status: StatusFlags) -> std::io::Result<()> {
+    pub async fn definitions_then_eof(
+        &mut self,
+        columns: &[Column],
+        status: StatusFlags,
+    ) -> std::io::Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         self.column_definitions(columns, &mut buf).await?;
         self.scratch = buf;
@@ -130,7 +142,11 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
     }
 
     /// COM_FIELD_LIST always ends with an EOF packet, whatever the capabilities.
-    pub async fn field_list(&mut self, columns: &[Column], status: StatusFlags) -> std::io::Result<()> {
+    pub async fn field_list(
+        &mut self,
+        columns: &[Column],
+        status: StatusFlags,
+    ) -> std::io::Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         self.column_definitions(columns, &mut buf).await?;
         self.scratch = buf;
@@ -152,7 +168,10 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
     }
 
     /// A text-protocol row: each value a length-encoded string, NULL as 0xFB.
-    pub async fn text_row<'v>(&mut self, values: impl Iterator<Item = Option<&'v Value>>) -> std::io::Result<()> {
+    pub async fn text_row<'v>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'v Value>>,
+    ) -> std::io::Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         for value in values {
@@ -173,7 +192,7 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
         buf.clear();
         buf.push(0x00);
         let bitmap_start = buf.len();
-        buf.resize(bitmap_start + (columns.len() + 7 + 2) / 8, 0);
+        buf.resize(bitmap_start + (columns.len() + 2).div_ceil(8), 0);
         for (i, (column, value)) in columns.iter().zip(values).enumerate() {
             match value {
                 None | Some(Value::NULL) => {
@@ -230,6 +249,24 @@ pub fn text_column(name: &str, column_type: ColumnType) -> Column {
         .with_character_set(charset)
 }
 
+/// A column definition (protocol 4.1). Written here rather than with `Column`'s own serializer, which swaps the
+/// character set and column length fields.
+fn put_column(buf: &mut Vec<u8>, column: &Column) {
+    buf.put_lenenc_str(b"def");
+    buf.put_lenenc_str(column.schema_ref());
+    buf.put_lenenc_str(column.table_ref());
+    buf.put_lenenc_str(column.org_table_ref());
+    buf.put_lenenc_str(column.name_ref());
+    buf.put_lenenc_str(column.org_name_ref());
+    buf.push(0x0C);
+    buf.extend_from_slice(&column.character_set().to_le_bytes());
+    buf.extend_from_slice(&column.column_length().to_le_bytes());
+    buf.push(column.column_type() as u8);
+    buf.extend_from_slice(&column.flags().bits().to_le_bytes());
+    buf.push(column.decimals());
+    buf.extend_from_slice(&[0, 0]);
+}
+
 fn put_text_value(buf: &mut Vec<u8>, value: Option<&Value>) {
     match value {
         None | Some(Value::NULL) => buf.push(0xFB),
@@ -246,7 +283,10 @@ fn put_binary_value(buf: &mut Vec<u8>, column_type: ColumnType, value: &Value) {
         match value {
             Value::Int(i) => *i,
             Value::UInt(u) => *u as i64,
-            Value::Bytes(b) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).unwrap_or(0),
+            Value::Bytes(b) => std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
             Value::Float(f) => *f as i64,
             Value::Double(d) => *d as i64,
             _ => 0,
@@ -291,15 +331,58 @@ mod tests {
     }
 
     #[test]
+    fn column_definitions_read_back_as_written() {
+        use mysql_common::io::ParseBuf;
+        use mysql_common::proto::MyDeserialize;
+        let column = Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL)
+            .with_schema(b"app")
+            .with_table(b"t")
+            .with_org_table(b"t")
+            .with_name(b"score")
+            .with_org_name(b"score")
+            .with_character_set(63)
+            .with_column_length(12)
+            .with_decimals(3);
+        let mut buf = Vec::new();
+        put_column(&mut buf, &column);
+        let read = Column::deserialize((), &mut ParseBuf(&buf)).unwrap();
+        assert_eq!(read, column);
+    }
+
+    #[test]
     fn binary_values_take_their_column_width() {
-        assert_eq!(encoded(ColumnType::MYSQL_TYPE_TINY, Value::Int(-1)), vec![0xFF]);
-        assert_eq!(encoded(ColumnType::MYSQL_TYPE_SHORT, Value::Int(258)), vec![2, 1]);
-        assert_eq!(encoded(ColumnType::MYSQL_TYPE_LONG, Value::UInt(1)), vec![1, 0, 0, 0]);
-        assert_eq!(encoded(ColumnType::MYSQL_TYPE_LONGLONG, Value::UInt(u64::MAX)), vec![0xFF; 8]);
-        assert_eq!(encoded(ColumnType::MYSQL_TYPE_DOUBLE, Value::Double(1.5)), 1.5f64.to_le_bytes().to_vec());
-        assert_eq!(encoded(ColumnType::MYSQL_TYPE_VAR_STRING, Value::Bytes(b"ab".to_vec())), vec![2, b'a', b'b']);
         assert_eq!(
-            encoded(ColumnType::MYSQL_TYPE_DATE, Value::Date(2024, 2, 29, 0, 0, 0, 0)),
+            encoded(ColumnType::MYSQL_TYPE_TINY, Value::Int(-1)),
+            vec![0xFF]
+        );
+        assert_eq!(
+            encoded(ColumnType::MYSQL_TYPE_SHORT, Value::Int(258)),
+            vec![2, 1]
+        );
+        assert_eq!(
+            encoded(ColumnType::MYSQL_TYPE_LONG, Value::UInt(1)),
+            vec![1, 0, 0, 0]
+        );
+        assert_eq!(
+            encoded(ColumnType::MYSQL_TYPE_LONGLONG, Value::UInt(u64::MAX)),
+            vec![0xFF; 8]
+        );
+        assert_eq!(
+            encoded(ColumnType::MYSQL_TYPE_DOUBLE, Value::Double(1.5)),
+            1.5f64.to_le_bytes().to_vec()
+        );
+        assert_eq!(
+            encoded(
+                ColumnType::MYSQL_TYPE_VAR_STRING,
+                Value::Bytes(b"ab".to_vec())
+            ),
+            vec![2, b'a', b'b']
+        );
+        assert_eq!(
+            encoded(
+                ColumnType::MYSQL_TYPE_DATE,
+                Value::Date(2024, 2, 29, 0, 0, 0, 0)
+            ),
             vec![4, 0xE8, 0x07, 2, 29]
         );
     }

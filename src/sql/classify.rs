@@ -49,7 +49,7 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
         routes.push(route(statement, ctx)?);
     }
     match routes.as_slice() {
-        [] => Err(Error::Syntax("Query was empty".to_string())),
+        [] => Err(Error::Empty),
         [single] => Ok(single.clone()),
         many if many.iter().all(|r| *r == Route::Forward) => Ok(Route::Forward),
         _ => Err(Error::NotSupported(
@@ -144,29 +144,53 @@ mod tests {
 
     #[test]
     fn proxy_owned_statements_are_routed() {
-        assert_eq!(classify("USE `other`", &ADMIN), Ok(Route::Use("other".into())));
-        assert_eq!(classify("SET stardust_tenant = 7", &ADMIN), Ok(Route::SetTenant(7)));
+        assert_eq!(
+            classify("USE `other`", &ADMIN),
+            Ok(Route::Use("other".into()))
+        );
+        assert_eq!(
+            classify("SET stardust_tenant = 7", &ADMIN),
+            Ok(Route::SetTenant(7))
+        );
         assert_eq!(
             classify("KILL QUERY 12", &ADMIN),
-            Ok(Route::Kill { id: 12, query_only: true })
+            Ok(Route::Kill {
+                id: 12,
+                query_only: true
+            })
         );
         assert_eq!(
             classify("KILL 12", &ADMIN),
-            Ok(Route::Kill { id: 12, query_only: false })
+            Ok(Route::Kill {
+                id: 12,
+                query_only: false
+            })
         );
         assert!(matches!(
             classify("SET stardust_tenant = 'x'", &ADMIN),
             Err(Error::NotSupported(_))
         ));
-        assert_eq!(classify("SHOW TABLES", &TENANT), Ok(Route::ShowTables { full: false }));
-        assert_eq!(classify("SHOW FULL TABLES", &TENANT), Ok(Route::ShowTables { full: true }));
-        assert_eq!(classify("SHOW DATABASES", &TENANT), Ok(Route::ShowDatabases));
+        assert_eq!(
+            classify("SHOW TABLES", &TENANT),
+            Ok(Route::ShowTables { full: false })
+        );
+        assert_eq!(
+            classify("SHOW FULL TABLES", &TENANT),
+            Ok(Route::ShowTables { full: true })
+        );
+        assert_eq!(
+            classify("SHOW DATABASES", &TENANT),
+            Ok(Route::ShowDatabases)
+        );
         assert_eq!(classify("SHOW DATABASES", &ADMIN), Ok(Route::Forward));
     }
 
     #[test]
     fn tenants_get_syntax_errors_for_unparseable_sql() {
-        assert!(matches!(classify("SELEC 1", &TENANT), Err(Error::Syntax(_))));
+        assert!(matches!(
+            classify("SELEC 1", &TENANT),
+            Err(Error::Syntax(_))
+        ));
     }
 
     #[test]

@@ -2,7 +2,12 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{visit_expressions, visit_relations, ContextModifier, Expr, Set, SetExpr, Statement, Use};
+use sqlparser::ast::{
+    visit_expressions, visit_relations, ContextModifier, Expr, ObjectType, Set, Statement, Use,
+};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::classify::{last_part, Context};
 use super::Error;
@@ -21,14 +26,26 @@ const DENIED_FUNCTIONS: [&str; 7] = [
 /// Refuses what a tenant login may not send. Virtual tables do not exist yet at this layer: any table named is a
 /// backend table, and backend tables are never a tenant's to touch.
 pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Error> {
-    if let ControlFlow::Break(table) = visit_relations(statement, |name| {
+    // SHOW TABLES names a database, not a table; the proxy answers it from the tenant's own models.
+    if let Statement::ShowTables { show_options, .. } = statement {
+        return match show_options.show_in.as_ref().and_then(|i| i.parent_name.as_ref()) {
+            Some(database) if last_part(database) != ctx.home => Err(database_denied(ctx, last_part(database))),
+            _ => Ok(()),
+        };
+    }
+    let named = visit_relations(statement, |name| {
         let table = name.to_string();
         if table.eq_ignore_ascii_case("dual") {
             ControlFlow::Continue(())
         } else {
             ControlFlow::Break(table)
         }
-    }) {
+    });
+    let table = match named {
+        ControlFlow::Break(table) => Some(table),
+        ControlFlow::Continue(()) => ddl_table(statement),
+    };
+    if let Some(table) = table {
         return Err(Error::TableDenied {
             command: command_name(statement),
             user: ctx.user.to_string(),
@@ -36,7 +53,9 @@ pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Erro
         });
     }
     if let ControlFlow::Break(function) = visit_expressions(statement, |expr| match expr {
-        Expr::Function(f) if is_denied(&last_part(&f.name)) => ControlFlow::Break(f.name.to_string()),
+        Expr::Function(f) if is_denied(&last_part(&f.name)) => {
+            ControlFlow::Break(f.name.to_string())
+        }
         _ => ControlFlow::Continue(()),
     }) {
         return Err(Error::PrivilegeDenied(format!(
@@ -44,12 +63,10 @@ pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Erro
         )));
     }
     match statement {
-        Statement::Query(query) => match query.body.as_ref() {
-            SetExpr::Select(select) if select.into.is_some() => Err(Error::PrivilegeDenied(
-                "SELECT … INTO is not available to tenant logins".to_string(),
-            )),
-            _ => Ok(()),
-        },
+        Statement::Query(_) if has_into(statement) => Err(Error::PrivilegeDenied(
+            "SELECT … INTO is not available to tenant logins".to_string(),
+        )),
+        Statement::Query(_) => Ok(()),
         Statement::Set(set) => check_set(set),
         Statement::StartTransaction { .. }
         | Statement::Commit { .. }
@@ -57,7 +74,6 @@ pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Erro
         | Statement::Savepoint { .. }
         | Statement::ReleaseSavepoint { .. }
         | Statement::ShowVariables { .. }
-        | Statement::ShowVariable { .. }
         | Statement::ShowStatus { .. }
         | Statement::ShowCollation { .. }
         | Statement::ShowCharset(_)
@@ -69,11 +85,7 @@ pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Erro
             if database == ctx.home {
                 Ok(())
             } else {
-                Err(Error::DatabaseDenied {
-                    user: ctx.user.to_string(),
-                    database,
-                    home: ctx.home.to_string(),
-                })
+                Err(database_denied(ctx, database))
             }
         }
         other => Err(Error::PrivilegeDenied(format!(
@@ -82,6 +94,46 @@ pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Erro
             command_name(other)
         ))),
     }
+}
+
+fn database_denied(ctx: &Context<'_>, database: String) -> Error {
+    Error::DatabaseDenied {
+        user: ctx.user.to_string(),
+        database,
+        home: ctx.home.to_string(),
+    }
+}
+
+/// Whether a query writes its result somewhere (`INTO @var`, `INTO OUTFILE`, `INTO DUMPFILE`), at any depth:
+/// the keyword is looked for among the printed statement's tokens, where no string literal can hide it.
+fn has_into(statement: &Statement) -> bool {
+    let text = statement.to_string();
+    Tokenizer::new(&MySqlDialect {}, &text)
+        .tokenize()
+        .map(|tokens| {
+            tokens
+                .iter()
+                .any(|t| matches!(t, Token::Word(w) if w.keyword == Keyword::INTO))
+        })
+        .unwrap_or(true)
+}
+
+/// The table a DDL statement names; sqlparser's relation visitor does not visit these.
+fn ddl_table(statement: &Statement) -> Option<String> {
+    let name = match statement {
+        Statement::Drop {
+            object_type: ObjectType::Table | ObjectType::View | ObjectType::Index,
+            names,
+            ..
+        } => names.first()?,
+        Statement::AlterTable(alter) => &alter.name,
+        Statement::CreateTable(create) => &create.name,
+        Statement::CreateIndex(create) => &create.table_name,
+        Statement::RenameTable(renames) => &renames.first()?.old_name,
+        Statement::ShowCreate { obj_name, .. } => obj_name,
+        _ => return None,
+    };
+    Some(name.to_string())
 }
 
 fn is_denied(function: &str) -> bool {
@@ -155,19 +207,47 @@ mod tests {
     #[test]
     fn tenants_reach_no_backend_table() {
         assert_eq!(denied_table("SELECT * FROM entry_data"), "entry_data");
-        assert_eq!(denied_table("select fields from app.entry_data"), "app.entry_data");
-        assert_eq!(denied_table("SELECT 1 FROM dual WHERE EXISTS (SELECT 1 FROM stardust_models)"), "stardust_models");
-        assert_eq!(denied_table("SELECT (SELECT id FROM orders LIMIT 1)"), "orders");
+        assert_eq!(
+            denied_table("select fields from app.entry_data"),
+            "app.entry_data"
+        );
+        assert_eq!(
+            denied_table("SELECT 1 FROM dual WHERE EXISTS (SELECT 1 FROM stardust_models)"),
+            "stardust_models"
+        );
+        assert_eq!(
+            denied_table("SELECT (SELECT id FROM orders LIMIT 1)"),
+            "orders"
+        );
         assert_eq!(denied_table("SELECT 1 UNION SELECT id FROM users"), "users");
-        assert_eq!(denied_table("WITH x AS (SELECT * FROM secrets) SELECT * FROM x"), "secrets");
-        assert_eq!(denied_table("INSERT INTO entry_data (id) VALUES (1)"), "entry_data");
-        assert_eq!(denied_table("UPDATE stardust_models SET name = 'x'"), "stardust_models");
+        assert_eq!(
+            denied_table("WITH x AS (SELECT * FROM secrets) SELECT * FROM x"),
+            "secrets"
+        );
+        assert_eq!(
+            denied_table("INSERT INTO entry_data (id) VALUES (1)"),
+            "entry_data"
+        );
+        assert_eq!(
+            denied_table("UPDATE stardust_models SET name = 'x'"),
+            "stardust_models"
+        );
         assert_eq!(denied_table("DELETE FROM entry_data"), "entry_data");
         assert_eq!(denied_table("DROP TABLE entry_data"), "entry_data");
-        assert_eq!(denied_table("SELECT * FROM information_schema.TABLES"), "information_schema.TABLES");
-        assert_eq!(denied_table("SELECT * FROM /* hide */ `entry_data`"), "entry_data");
+        assert_eq!(
+            denied_table("SELECT * FROM information_schema.TABLES"),
+            "information_schema.TABLES"
+        );
+        assert_eq!(
+            denied_table("SELECT * FROM /* hide */ `entry_data`"),
+            "entry_data"
+        );
         match classify("SELECT * FROM entry_data", &TENANT) {
-            Err(e) => assert!(e.to_string().starts_with("SELECT command denied to user 'acme'"), "{e}"),
+            Err(e) => assert!(
+                e.to_string()
+                    .starts_with("SELECT command denied to user 'acme'"),
+                "{e}"
+            ),
             Ok(r) => panic!("{r:?}"),
         }
     }
@@ -193,6 +273,8 @@ mod tests {
             assert_eq!(classify(sql, &TENANT), Ok(Route::Forward), "{sql}");
         }
         assert_eq!(classify("USE app", &TENANT), Ok(Route::Use("app".into())));
+        assert_eq!(classify("SHOW TABLES FROM app", &TENANT), Ok(Route::ShowTables { full: false }));
+        assert_eq!(classify("SELECT 'into'", &TENANT), Ok(Route::Forward), "a literal is not a keyword");
     }
 
     #[test]
@@ -206,14 +288,35 @@ mod tests {
             "CREATE USER x",
             "GRANT ALL ON *.* TO acme",
             "CREATE DATABASE other",
+            "SELECT 1 UNION SELECT 'x' INTO OUTFILE '/tmp/x'",
+            "(SELECT 1) INTO @x",
+            "SELECT 1 INTO @x",
+            "SHOW ENGINE INNODB STATUS",
+            "SHOW GRANTS",
+            "SHOW TABLE STATUS",
+            "SHOW INDEX FROM entry_data",
+            "SHOW CREATE TABLE entry_data",
+            "SHOW TABLES FROM mysql",
         ] {
             assert!(
-                matches!(classify(sql, &TENANT), Err(Error::PrivilegeDenied(_) | Error::TableDenied { .. } | Error::Syntax(_))),
+                matches!(
+                    classify(sql, &TENANT),
+                    Err(Error::PrivilegeDenied(_)
+                        | Error::TableDenied { .. }
+                        | Error::DatabaseDenied { .. }
+                        | Error::Syntax(_))
+                ),
                 "{sql}: {:?}",
                 classify(sql, &TENANT)
             );
         }
-        assert!(matches!(classify("USE mysql", &TENANT), Err(Error::DatabaseDenied { .. })));
-        assert!(matches!(classify("SELECT 1; SELECT * FROM entry_data", &TENANT), Err(Error::TableDenied { .. })));
+        assert!(matches!(
+            classify("USE mysql", &TENANT),
+            Err(Error::DatabaseDenied { .. })
+        ));
+        assert!(matches!(
+            classify("SELECT 1; SELECT * FROM entry_data", &TENANT),
+            Err(Error::TableDenied { .. })
+        ));
     }
 }

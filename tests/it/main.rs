@@ -1,0 +1,14 @@
+//! End-to-end tests: the proxy in-process on port 0 in front of a real backend started from local binaries.
+
+mod raw;
+mod support;
+
+mod auth;
+mod bootstrap;
+mod chatter;
+mod cli;
+mod lifecycle;
+mod packets;
+mod passthrough;
+mod policy;
+mod prepared;

@@ -1,0 +1,187 @@
+//! The test harness: one throwaway backend per test run (or `STARDUST_TEST_BACKEND_URL`), a database per test,
+//! and the proxy in-process on 127.0.0.1:0.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use stardust::backend::Backend;
+use stardust::config::{Config, User};
+use stardust::embedded::Embedded;
+use stardust::server;
+use stardust::state::State;
+
+pub const ADMIN: (&str, &str) = ("ops", "ops-pw");
+pub const TENANT_1: (&str, &str) = ("acme", "acme-pw");
+pub const TENANT_2: (&str, &str) = ("globex", "globex-pw");
+
+/// The backend every test of this run shares.
+pub struct TestBackend {
+    /// A URL with rights to create databases, without a database.
+    pub root_url: String,
+    _embedded: Option<Embedded>,
+}
+
+static BACKEND: OnceLock<TestBackend> = OnceLock::new();
+
+/// Starts the shared backend on first use. With `STARDUST_TEST_BACKEND_URL` set, that server is used instead.
+pub fn backend() -> &'static TestBackend {
+    BACKEND.get_or_init(|| match std::env::var("STARDUST_TEST_BACKEND_URL") {
+        Ok(url) if !url.is_empty() => TestBackend {
+            root_url: url.trim_end_matches('/').to_string(),
+            _embedded: None,
+        },
+        _ => {
+            let embedded =
+                Embedded::start().unwrap_or_else(|e| panic!("cannot start the test backend: {e}"));
+            TestBackend {
+                root_url: embedded.root_url(),
+                _embedded: Some(embedded),
+            }
+        }
+    })
+}
+
+/// A connection to the backend directly, bypassing the proxy, in `database` (or none).
+pub async fn direct(database: Option<&str>) -> Conn {
+    let opts = Opts::from_url(&backend().root_url).expect("valid backend URL");
+    let opts = OptsBuilder::from_opts(opts)
+        .db_name(database)
+        .prefer_socket(false);
+    Conn::new(opts).await.expect("direct backend connection")
+}
+
+/// A fresh database on the shared backend.
+pub async fn fresh_database() -> String {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = direct(None).await;
+    conn.query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        .await
+        .expect("create test database");
+    name
+}
+
+/// A proxy serving a fresh database, in this test's runtime.
+pub struct Proxy {
+    pub address: SocketAddr,
+    pub database: String,
+    pub state: Arc<State>,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub fn users() -> Vec<User> {
+    let user = |(name, password): (&str, &str), tenant: Option<u64>| User {
+        name: name.to_string(),
+        password: password.to_string(),
+        tenant,
+        admin: tenant.is_none(),
+    };
+    vec![
+        user(ADMIN, None),
+        user(TENANT_1, Some(1)),
+        user(TENANT_2, Some(2)),
+    ]
+}
+
+/// A valid configuration for `database` with the three test users.
+pub fn config_for(database: &str) -> Config {
+    let url = format!("{}/{database}", backend().root_url);
+    let mut config = Config::new(&url);
+    config.listen = "127.0.0.1:0".to_string();
+    config.users = users();
+    config
+}
+
+impl Proxy {
+    pub async fn start() -> Proxy {
+        let database = fresh_database().await;
+        Proxy::start_with(config_for(&database)).await
+    }
+
+    pub async fn start_with(config: Config) -> Proxy {
+        let database = config.database();
+        let backend = Backend::connect(&config.backend_url, config.max_connections + 8)
+            .await
+            .expect("backend");
+        backend.bootstrap().await.expect("bootstrap");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let state = Arc::new(State::new(config, backend));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server::run(listener, state.clone(), shutdown.clone()));
+        Proxy {
+            address,
+            database,
+            state,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    pub fn opts(&self, (user, password): (&str, &str)) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname(self.address.ip().to_string())
+            .tcp_port(self.address.port())
+            .user(Some(user))
+            .pass(Some(password))
+            .prefer_socket(false)
+    }
+
+    pub async fn connect(&self, login: (&str, &str)) -> Conn {
+        Conn::new(self.opts(login))
+            .await
+            .expect("connect through the proxy")
+    }
+
+    pub async fn admin(&self) -> Conn {
+        self.connect(ADMIN).await
+    }
+
+    pub async fn tenant(&self, n: u64) -> Conn {
+        self.connect(if n == 1 { TENANT_1 } else { TENANT_2 }).await
+    }
+
+    /// A direct backend connection to this proxy's database.
+    pub async fn direct(&self) -> Conn {
+        direct(Some(&self.database)).await
+    }
+
+    /// Stops accepting, drains sessions and waits for the server task.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        match self.task.take() {
+            Some(task) => task.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The server error code of a failed result.
+pub fn code<T: std::fmt::Debug>(result: Result<T, mysql_async::Error>) -> u16 {
+    match result {
+        Err(mysql_async::Error::Server(e)) => e.code,
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}
+
+/// The server error of a failed result.
+pub fn server_error<T: std::fmt::Debug>(
+    result: Result<T, mysql_async::Error>,
+) -> mysql_async::ServerError {
+    match result {
+        Err(mysql_async::Error::Server(e)) => e,
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}

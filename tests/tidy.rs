@@ -1,0 +1,98 @@
+//! Rules of the codebase that a machine can check (shared/STYLE.md §16).
+
+use std::path::{Path, PathBuf};
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("readable source directory") {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn all_sources() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    sources(&root().join("src"), &mut files);
+    files.sort();
+    files
+}
+
+/// The part of a file before its `#[cfg(test)]` module.
+fn production_code(text: &str) -> &str {
+    text.split("#[cfg(test)]").next().unwrap_or(text)
+}
+
+#[test]
+fn every_source_file_says_what_it_owns() {
+    let missing: Vec<String> = all_sources()
+        .into_iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("readable");
+            !text.lines().take(3).any(|line| line.starts_with("//!"))
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "files without a //! line: {missing:?}");
+}
+
+#[test]
+fn no_unwrap_on_client_data_in_the_request_path() {
+    let mut offenders = Vec::new();
+    for path in all_sources() {
+        let relative = path.strip_prefix(root().join("src")).expect("under src");
+        let in_path = ["protocol", "sql", "rewrite"]
+            .iter()
+            .any(|layer| relative.starts_with(layer) || relative == Path::new(&format!("{layer}.rs")));
+        if !in_path {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for (number, line) in production_code(&text).lines().enumerate() {
+            if line.contains(".unwrap()") || line.contains(".expect(") {
+                offenders.push(format!("{}:{}", relative.display(), number + 1));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "unwrap/expect in the request path: {offenders:?}");
+}
+
+#[test]
+fn every_error_kind_is_documented() {
+    let kinds = std::fs::read_to_string(root().join("src/error.rs")).expect("error.rs");
+    let enum_body = kinds
+        .split("pub enum Kind {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}").next())
+        .expect("the Kind enum");
+    let docs = std::fs::read_to_string(root().join("docs/errors.md")).expect("docs/errors.md");
+    let mut undocumented = Vec::new();
+    for line in enum_body.lines().map(str::trim) {
+        if line.starts_with("///") || line.is_empty() {
+            continue;
+        }
+        let name: String = line.chars().take_while(|c| c.is_alphanumeric()).collect();
+        if !name.is_empty() && !docs.contains(&format!("`{name}`")) {
+            undocumented.push(name);
+        }
+    }
+    assert!(undocumented.is_empty(), "error kinds missing from docs/errors.md: {undocumented:?}");
+}
+
+#[test]
+fn no_file_grows_past_six_hundred_lines() {
+    let long: Vec<String> = all_sources()
+        .into_iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(&path).expect("readable").lines().count();
+            (lines > 600).then(|| format!("{} ({lines} lines)", path.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these files: {long:?}");
+}
