@@ -148,7 +148,8 @@ impl Config {
         }
         match mysql_async::Opts::from_url(&self.backend_url) {
             _ if self.backend_url.is_empty() => problems.push(
-                "backend_url is missing: set it in the file, STARDUST_BACKEND_URL or --backend-url".to_string(),
+                "backend_url is missing: set it in the file, STARDUST_BACKEND_URL or --backend-url"
+                    .to_string(),
             ),
             Ok(opts) if opts.db_name().is_none_or(str::is_empty) => problems.push(
                 "backend_url names no database: add one, as in mysql://user:pw@host:3306/app"

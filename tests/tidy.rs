@@ -47,9 +47,9 @@ fn no_unwrap_on_client_data_in_the_request_path() {
     let mut offenders = Vec::new();
     for path in all_sources() {
         let relative = path.strip_prefix(root().join("src")).expect("under src");
-        let in_path = ["protocol", "sql", "rewrite"]
-            .iter()
-            .any(|layer| relative.starts_with(layer) || relative == Path::new(&format!("{layer}.rs")));
+        let in_path = ["protocol", "sql", "rewrite"].iter().any(|layer| {
+            relative.starts_with(layer) || relative == Path::new(&format!("{layer}.rs"))
+        });
         if !in_path {
             continue;
         }
@@ -60,7 +60,10 @@ fn no_unwrap_on_client_data_in_the_request_path() {
             }
         }
     }
-    assert!(offenders.is_empty(), "unwrap/expect in the request path: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "unwrap/expect in the request path: {offenders:?}"
+    );
 }
 
 #[test]
@@ -82,7 +85,10 @@ fn every_error_kind_is_documented() {
             undocumented.push(name);
         }
     }
-    assert!(undocumented.is_empty(), "error kinds missing from docs/errors.md: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "error kinds missing from docs/errors.md: {undocumented:?}"
+    );
 }
 
 #[test]
@@ -90,7 +96,10 @@ fn no_file_grows_past_six_hundred_lines() {
     let long: Vec<String> = all_sources()
         .into_iter()
         .filter_map(|path| {
-            let lines = std::fs::read_to_string(&path).expect("readable").lines().count();
+            let lines = std::fs::read_to_string(&path)
+                .expect("readable")
+                .lines()
+                .count();
             (lines > 600).then(|| format!("{} ({lines} lines)", path.display()))
         })
         .collect();

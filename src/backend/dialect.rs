@@ -128,7 +128,10 @@ mod tests {
             (11, 4, 2)
         );
         assert_eq!(Engine::detect("9.1.0").unwrap().version, (9, 1, 0));
-        assert_eq!(Engine::detect("8.0.11-TiDB-v7.5.1").unwrap().flavor, Flavor::MySql);
+        assert_eq!(
+            Engine::detect("8.0.11-TiDB-v7.5.1").unwrap().flavor,
+            Flavor::MySql
+        );
     }
 
     #[test]

@@ -78,7 +78,10 @@ mod tests {
     #[test]
     fn nothing_rides_along_with_chatter() {
         assert_eq!(lookup("SET NAMES utf8mb4; SELECT * FROM entry_data"), None);
-        assert_eq!(lookup("SET NAMES utf8mb4, @x = (SELECT fields FROM entry_data LIMIT 1)"), None);
+        assert_eq!(
+            lookup("SET NAMES utf8mb4, @x = (SELECT fields FROM entry_data LIMIT 1)"),
+            None
+        );
         assert_eq!(lookup("SHOW WARNINGS; SELECT * FROM entry_data"), None);
     }
 }

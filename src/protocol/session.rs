@@ -53,7 +53,10 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
         let mut wire = Wire::new(PacketWriter::new(write));
         let opened = async {
             let login = login(&mut reader, &mut wire, &state, id).await?;
-            let found_rows = login.hello.capabilities.contains(CapabilityFlags::CLIENT_FOUND_ROWS);
+            let found_rows = login
+                .hello
+                .capabilities
+                .contains(CapabilityFlags::CLIENT_FOUND_ROWS);
             let conn = state.backend.conn(found_rows).await?;
             Ok::<_, crate::Error>((login, conn))
         }

@@ -28,8 +28,14 @@ const DENIED_FUNCTIONS: [&str; 7] = [
 pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Error> {
     // SHOW TABLES names a database, not a table; the proxy answers it from the tenant's own models.
     if let Statement::ShowTables { show_options, .. } = statement {
-        return match show_options.show_in.as_ref().and_then(|i| i.parent_name.as_ref()) {
-            Some(database) if last_part(database) != ctx.home => Err(database_denied(ctx, last_part(database))),
+        return match show_options
+            .show_in
+            .as_ref()
+            .and_then(|i| i.parent_name.as_ref())
+        {
+            Some(database) if last_part(database) != ctx.home => {
+                Err(database_denied(ctx, last_part(database)))
+            }
             _ => Ok(()),
         };
     }
@@ -273,8 +279,15 @@ mod tests {
             assert_eq!(classify(sql, &TENANT), Ok(Route::Forward), "{sql}");
         }
         assert_eq!(classify("USE app", &TENANT), Ok(Route::Use("app".into())));
-        assert_eq!(classify("SHOW TABLES FROM app", &TENANT), Ok(Route::ShowTables { full: false }));
-        assert_eq!(classify("SELECT 'into'", &TENANT), Ok(Route::Forward), "a literal is not a keyword");
+        assert_eq!(
+            classify("SHOW TABLES FROM app", &TENANT),
+            Ok(Route::ShowTables { full: false })
+        );
+        assert_eq!(
+            classify("SELECT 'into'", &TENANT),
+            Ok(Route::Forward),
+            "a literal is not a keyword"
+        );
     }
 
     #[test]

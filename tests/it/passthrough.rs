@@ -220,12 +220,27 @@ async fn a_large_result_streams_through_whole() {
 async fn found_rows_follows_the_client() {
     let proxy = Proxy::start().await;
     let mut plain = proxy.admin().await;
-    plain.query_drop("CREATE TABLE fr (id INT PRIMARY KEY, v INT)").await.unwrap();
-    plain.query_drop("INSERT INTO fr VALUES (1, 1), (2, 1)").await.unwrap();
+    plain
+        .query_drop("CREATE TABLE fr (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    plain
+        .query_drop("INSERT INTO fr VALUES (1, 1), (2, 1)")
+        .await
+        .unwrap();
     plain.query_drop("UPDATE fr SET v = 1").await.unwrap();
-    assert_eq!(plain.affected_rows(), 0, "without CLIENT_FOUND_ROWS: rows changed");
-    let opts = mysql_async::OptsBuilder::from_opts(proxy.opts(crate::support::ADMIN)).client_found_rows(true);
+    assert_eq!(
+        plain.affected_rows(),
+        0,
+        "without CLIENT_FOUND_ROWS: rows changed"
+    );
+    let opts = mysql_async::OptsBuilder::from_opts(proxy.opts(crate::support::ADMIN))
+        .client_found_rows(true);
     let mut found = mysql_async::Conn::new(opts).await.unwrap();
     found.query_drop("UPDATE fr SET v = 1").await.unwrap();
-    assert_eq!(found.affected_rows(), 2, "with CLIENT_FOUND_ROWS: rows matched");
+    assert_eq!(
+        found.affected_rows(),
+        2,
+        "with CLIENT_FOUND_ROWS: rows matched"
+    );
 }

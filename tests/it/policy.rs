@@ -35,6 +35,10 @@ async fn tenants_are_refused_every_backend_table_with_1142() {
         "DROP TABLE orders".to_string(),
         "SELECT * FROM /* comment */ orders".to_string(),
         "SELECT 1; SELECT * FROM orders".to_string(),
+        "SET NAMES utf8mb4, @x = (SELECT secret FROM orders LIMIT 1)".to_string(),
+        "SET autocommit = 1, @y = (SELECT COUNT(*) FROM entry_data)".to_string(),
+        "SHOW INDEX FROM entry_data".to_string(),
+        "SHOW CREATE TABLE orders".to_string(),
     ];
     for sql in &attempts {
         let error = server_error(tenant.query_drop(sql.as_str()).await);
