@@ -54,7 +54,9 @@ async fn malformed_commands_get_error_packets_and_the_session_goes_on() {
     for internal in [0x11u8, 0x12, 0x13, 0x14, 0xF2, 0xF3] {
         // Types only the server uses internally: refused, never decoded.
         let mut typed = execute.clone();
-        typed.extend_from_slice(&[0x00, 0x01, internal, 0x00, internal, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+        typed.extend_from_slice(&[
+            0x00, 0x01, internal, 0x00, internal, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]);
         raw.command(&typed).await;
         assert_err(raw.reply().await, 1210);
     }
