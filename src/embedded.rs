@@ -3,6 +3,7 @@
 //! The server runs under a small `sh` guard that holds a pipe from this process: when this process exits, however
 //! it exits, the pipe closes and the guard stops the server and deletes its directory. Nothing is left behind.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -90,6 +91,9 @@ impl Embedded {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // A process group of its own: Ctrl-C at the terminal reaches this process, which then stops the
+            // server in order, but not the guard, which must outlive it to clean up.
+            .process_group(0)
             .spawn()?;
         let pipe = guard.stdin.take();
         let mut embedded = Embedded {

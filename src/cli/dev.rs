@@ -110,6 +110,7 @@ fn client_for(listen: &str, (user, password): (&str, &str)) -> Vec<String> {
         format!("-P{port}"),
         format!("-u{user}"),
         format!("-p{password}"),
+        DATABASE.to_string(),
     ]
 }
 
