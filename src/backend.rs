@@ -25,6 +25,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Server(mysql_async::ServerError),
+    /// A named lock (page provisioning) stayed taken too long.
+    #[error("{0}")]
+    Busy(String),
     #[error("backend connection failed: {0}")]
     Driver(mysql_async::Error),
 }
@@ -52,6 +55,7 @@ impl Error {
                 }
             }
             Error::Unreachable { .. } | Error::Driver(_) => Kind::BackendUnavailable,
+            Error::Busy(_) => Kind::LockTimeout,
             Error::Engine(_) | Error::Url(_) => Kind::Internal,
         }
     }

@@ -15,6 +15,26 @@ pub enum Kind {
     PrivilegeDenied,
     /// A statement needs a default database and none is selected.
     NoDatabase,
+    /// A model table the statement creates exists already.
+    TableExists,
+    /// A model table the statement names does not exist (for this tenant).
+    NoSuchTable,
+    /// A column the statement names does not exist.
+    NoSuchColumn,
+    /// A column name is used twice, or is one StarDust provides (`id`, `created_at`, `updated_at`).
+    DuplicateColumn,
+    /// An index name is used twice.
+    DuplicateKey,
+    /// An index names a column the table does not have.
+    NoKeyColumn,
+    /// `DROP COLUMN`/`DROP INDEX` of something that does not exist.
+    CantDrop,
+    /// A model table name outside the allowed pattern.
+    BadTableName,
+    /// A field name outside the allowed pattern.
+    BadColumnName,
+    /// A virtual-table statement from an admin login that has not chosen a tenant.
+    NoTenant,
     /// The statement text holds no statement.
     EmptyQuery,
     /// The SQL text could not be parsed.
@@ -37,6 +57,8 @@ pub enum Kind {
     KillDenied,
     /// Too many client connections at once.
     TooManyConnections,
+    /// A lock the statement needs stayed taken too long.
+    LockTimeout,
     /// The backend cannot be reached.
     BackendUnavailable,
     /// A backend error, relayed with its own code and SQLSTATE.
@@ -53,6 +75,10 @@ pub enum Error {
     Backend(#[from] crate::backend::Error),
     #[error(transparent)]
     Protocol(#[from] crate::protocol::Error),
+    #[error(transparent)]
+    Ddl(#[from] crate::ddl::Error),
+    #[error(transparent)]
+    Rewrite(#[from] crate::rewrite::Error),
 }
 
 impl Error {
@@ -61,6 +87,8 @@ impl Error {
             Error::Sql(e) => e.kind(),
             Error::Backend(e) => e.kind(),
             Error::Protocol(e) => e.kind(),
+            Error::Ddl(e) => e.kind(),
+            Error::Rewrite(e) => e.kind(),
         }
     }
 }

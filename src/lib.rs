@@ -11,8 +11,23 @@ pub mod protocol;
 /// Parse and classify statements; the tenant policy.
 pub mod sql;
 
+/// Virtual-table statements into backend SQL (AST edits, pure).
+pub mod rewrite;
+
+/// SHOW and information_schema answers for model tables (pure).
+pub mod introspect;
+
+/// Model DDL on `model_*` tables: registry changes and slot reservations.
+pub mod ddl;
+
 /// The real MySQL/MariaDB: pool, engine dialect, bootstrap.
 pub mod backend;
+
+/// The registry snapshot: models, fields, slots (pure data).
+pub mod catalog;
+
+/// The registry on the backend: loading, caching by version, changing it.
+pub mod registry;
 
 /// The TOML configuration contract.
 pub mod config;

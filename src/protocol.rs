@@ -10,6 +10,7 @@ mod auth;
 mod chatter;
 mod errors;
 mod login;
+mod models;
 mod packet;
 mod prepared;
 mod relay;
@@ -41,6 +42,8 @@ pub enum Error {
     NoSuchThread(u64),
     #[error("You are not owner of thread {0}")]
     NotOwner(u64),
+    #[error("No tenant selected: an admin login chooses one with SET stardust_tenant = N before using model tables")]
+    NoTenant,
     #[error("Too many connections: the proxy serves at most {0} at once (max_connections)")]
     TooManyConnections(usize),
     #[error("Got a packet bigger than 'max_allowed_packet' bytes ({0})")]
@@ -60,6 +63,7 @@ impl Error {
             Error::NoSuchThread(_) => Kind::NoSuchThread,
             Error::NotOwner(_) => Kind::KillDenied,
             Error::TooManyConnections(_) => Kind::TooManyConnections,
+            Error::NoTenant => Kind::NoTenant,
             Error::PacketTooLarge(_) => Kind::PacketTooLarge,
         }
     }

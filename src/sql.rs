@@ -1,9 +1,11 @@
 //! Parsing and classifying client SQL: what each statement is, where it goes, and whether this user may send it.
 
 mod classify;
+pub mod names;
 mod policy;
+mod show;
 
-pub use classify::{classify, Context, Route};
+pub use classify::{classify, Context, ModelShow, Route};
 
 use crate::error::Kind;
 

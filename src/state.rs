@@ -8,10 +8,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::registry::Registry;
 
 pub struct State {
     pub config: Config,
     pub backend: Backend,
+    /// Catalog snapshots per tenant, and the registry writes of model DDL.
+    pub registry: Registry,
+    /// `host/pid`, recorded on pages this instance provisions.
+    pub instance: String,
     pub sessions: Sessions,
     /// When the proxy started, for COM_STATISTICS.
     pub started: std::time::Instant,
@@ -20,8 +25,15 @@ pub struct State {
 
 impl State {
     pub fn new(config: Config, backend: Backend) -> State {
+        let instance = format!(
+            "{}/{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "stardust".to_string()),
+            std::process::id()
+        );
         State {
             config,
+            registry: Registry::new(backend.clone()),
+            instance,
             backend,
             sessions: Sessions::default(),
             started: std::time::Instant::now(),

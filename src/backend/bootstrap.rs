@@ -48,10 +48,19 @@ pub const TABLES: [(&str, &str); 11] = [
         "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
          model_id INT NOT NULL,
          name VARCHAR(128) NOT NULL,
-         declared_type ENUM('string','int','numeric','datetime') NOT NULL,
+         declared_type ENUM('string','int','numeric','datetime','json') NOT NULL,
          is_filterable BOOLEAN NOT NULL DEFAULT FALSE,
          created_at DATETIME NOT NULL,
          updated_at DATETIME NOT NULL,
+         ordinal INT NOT NULL DEFAULT 0,
+         declared_sql VARCHAR(255) NULL,
+         column_type VARCHAR(255) NULL,
+         is_nullable BOOLEAN NOT NULL DEFAULT TRUE,
+         default_value TEXT NULL,
+         collation_name VARCHAR(64) NULL,
+         column_comment VARCHAR(1024) NULL,
+         wire_meta VARCHAR(64) NULL,
+         index_name VARCHAR(64) NULL,
          UNIQUE KEY ux_fields_model_name (model_id, name),
          CONSTRAINT fk_fields_model FOREIGN KEY (model_id) REFERENCES stardust_models (id) ON DELETE CASCADE",
     ),
@@ -75,6 +84,7 @@ pub const TABLES: [(&str, &str); 11] = [
          tombstoned_at DATETIME NULL,
          updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
          sweep_gap_count INT NOT NULL DEFAULT 0,
+         is_indexed BOOLEAN NOT NULL DEFAULT FALSE,
          live_field_id BIGINT GENERATED ALWAYS AS
              (CASE WHEN status IN ('assigned','backfilling','ready') THEN field_id END) STORED,
          UNIQUE KEY ux_slot_assignments_page_column (page_id, slot_column),
@@ -164,7 +174,28 @@ pub const TABLES: [(&str, &str); 11] = [
 ];
 
 /// Columns that StarDust 0.3 added after its first release, or that we added: added when missing.
-const ENSURE_COLUMNS: [(&str, &str, &str); 3] = [
+/// Ours: the declared SQL shape of each field (so introspection prints what the user wrote), the field's
+/// position and index name, and whether a slot column was indexed when its page was created (StarDust derived
+/// that from information_schema.STATISTICS on every reservation).
+const ENSURE_COLUMNS: [(&str, &str, &str); 13] = [
+    ("stardust_fields", "ordinal", "INT NOT NULL DEFAULT 0"),
+    ("stardust_fields", "declared_sql", "VARCHAR(255) NULL"),
+    ("stardust_fields", "column_type", "VARCHAR(255) NULL"),
+    (
+        "stardust_fields",
+        "is_nullable",
+        "BOOLEAN NOT NULL DEFAULT TRUE",
+    ),
+    ("stardust_fields", "default_value", "TEXT NULL"),
+    ("stardust_fields", "collation_name", "VARCHAR(64) NULL"),
+    ("stardust_fields", "column_comment", "VARCHAR(1024) NULL"),
+    ("stardust_fields", "wire_meta", "VARCHAR(64) NULL"),
+    ("stardust_fields", "index_name", "VARCHAR(64) NULL"),
+    (
+        "stardust_slot_assignments",
+        "is_indexed",
+        "BOOLEAN NOT NULL DEFAULT FALSE",
+    ),
     (
         "stardust_slot_assignments",
         "sweep_gap_count",
@@ -222,11 +253,31 @@ pub async fn run(conn: &mut mysql_async::Conn) -> Result<(), Error> {
             )?;
         }
     }
+    ensure_json_declared_type(conn).await?;
     conn.query_drop(
         "INSERT INTO stardust_schema_version (id, version, updated_at) \
          VALUES (1, 0, UTC_TIMESTAMP()) ON DUPLICATE KEY UPDATE id = id",
     )
     .await?;
+    Ok(())
+}
+
+/// StarDust 0.3's `declared_type` lacks `json` (JSON-only fields); widen the ENUM where it does. Adding a value
+/// at the end of an ENUM changes no stored row.
+async fn ensure_json_declared_type(conn: &mut mysql_async::Conn) -> Result<(), Error> {
+    let current: Option<String> = conn
+        .query_first(
+            "SELECT COLUMN_TYPE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'stardust_fields' AND COLUMN_NAME = 'declared_type'",
+        )
+        .await?;
+    if current.is_some_and(|t| !t.contains("'json'")) {
+        conn.query_drop(
+            "ALTER TABLE stardust_fields MODIFY declared_type \
+             ENUM('string','int','numeric','datetime','json') NOT NULL",
+        )
+        .await?;
+    }
     Ok(())
 }
 

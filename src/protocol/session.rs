@@ -129,19 +129,19 @@ enum Flow {
     Quit,
 }
 
-struct Session<R, W: AsyncWrite + Unpin> {
-    id: u32,
-    state: Arc<State>,
-    user: User,
-    conn: Conn,
+pub(super) struct Session<R, W: AsyncWrite + Unpin> {
+    pub(super) id: u32,
+    pub(super) state: Arc<State>,
+    pub(super) user: User,
+    pub(super) conn: Conn,
     reader: PacketReader<R>,
-    wire: Wire<W>,
+    pub(super) wire: Wire<W>,
     statements: Statements,
     database: Option<String>,
     /// The tenant an admin acts for (`SET stardust_tenant`); a tenant login's is fixed by its role.
-    tenant: Option<u64>,
+    pub(super) tenant: Option<u64>,
     /// The backend session's status flags as of its last reply.
-    status: StatusFlags,
+    pub(super) status: StatusFlags,
     /// Cancelled by `KILL CONNECTION` from another session.
     cancel: CancellationToken,
 }
@@ -329,19 +329,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 let column = text_column("Database", ColumnType::MYSQL_TYPE_VAR_STRING);
                 self.answer(&[column], vec![vec![Value::Bytes(home)]]).await
             }
-            Route::ShowTables { full } => {
-                let name = format!("Tables_in_{}", self.state.backend.database());
-                let mut columns = vec![text_column(&name, ColumnType::MYSQL_TYPE_VAR_STRING)];
-                if full {
-                    columns.push(text_column("Table_type", ColumnType::MYSQL_TYPE_VAR_STRING));
-                }
-                self.answer(&columns, Vec::new()).await
-            }
+            Route::ShowTables { full, like } => self.show_tables(full, like.as_deref(), text).await,
+            Route::ShowTableStatus { like } => self.show_table_status(like.as_deref(), text).await,
+            Route::ShowModel(show) => self.show_model(show).await,
+            Route::ModelDdl(statement) => self.model_ddl(&statement).await,
+            Route::InformationSchema(statement) => self.information_schema(*statement, text).await,
+            Route::Virtual(statement) => self.virtual_statement(&statement).await,
         }
     }
 
     /// Sends text to the backend session and streams every result back.
-    async fn forward(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
+    pub(super) async fn forward(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
         let result = self.conn.query_iter(sql).await?;
         let last = relay::stream(&mut self.wire, result, Encoding::Text, self.status).await?;
         self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
@@ -466,7 +464,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.wire.raw(text.as_bytes()).await.map_err(gone)
     }
 
-    async fn ok(&mut self) -> Result<(), crate::Error> {
+    pub(super) async fn ok(&mut self) -> Result<(), crate::Error> {
         let outcome = Outcome {
             status: self.status,
             ..Outcome::default()
@@ -475,7 +473,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     /// A result set the proxy composes itself.
-    async fn answer(
+    pub(super) async fn answer(
         &mut self,
         columns: &[Column],
         rows: Vec<Vec<Value>>,

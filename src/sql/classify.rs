@@ -1,10 +1,18 @@
 //! Parse with sqlparser's MySQL dialect and decide each statement's route.
 
-use sqlparser::ast::{Expr, KillType, ObjectName, Set, Statement, Use, Value};
+use sqlparser::ast::{
+    Expr, KillType, ObjectName, Set, ShowCreateObject, ShowStatementFilter,
+    ShowStatementFilterPosition, ShowStatementOptions, Statement, Use, Value,
+};
 use sqlparser::dialect::MySqlDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer, Word};
 
+use super::names::{self, Table};
+use super::show::{self, Show};
 use super::{policy, Error};
+use crate::catalog::is_virtual;
 use crate::config::Role;
 
 /// Who is asking, and where.
@@ -29,8 +37,34 @@ pub enum Route {
     Kill { id: u64, query_only: bool },
     /// `SHOW DATABASES` for a tenant login: only its database.
     ShowDatabases,
-    /// `SHOW [FULL] TABLES` for a tenant login: only its virtual tables.
-    ShowTables { full: bool },
+    /// `SHOW [FULL] TABLES [LIKE …]` of the home database: virtual tables (and, for admins, the backend's).
+    ShowTables { full: bool, like: Option<String> },
+    /// `SHOW TABLE STATUS [LIKE …]` of the home database.
+    ShowTableStatus { like: Option<String> },
+    /// `SHOW COLUMNS`, `DESCRIBE`, `SHOW CREATE TABLE`, `SHOW INDEX` of a model table.
+    ShowModel(ModelShow),
+    /// DDL on a model table: `CREATE`/`ALTER`/`DROP`/`RENAME TABLE`, `CREATE`/`DROP INDEX`.
+    ModelDdl(Box<Statement>),
+    /// A query on information_schema tables that must list virtual tables too.
+    InformationSchema(Box<Statement>),
+    /// Any other statement that names a model table.
+    Virtual(Box<Statement>),
+}
+
+/// Introspection of one model table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelShow {
+    Columns {
+        table: String,
+        full: bool,
+        like: Option<String>,
+    },
+    CreateTable {
+        table: String,
+    },
+    Index {
+        table: String,
+    },
 }
 
 /// Parses `sql` and routes it. Admins' statements that sqlparser cannot read go to the backend, which is the
@@ -38,11 +72,28 @@ pub enum Route {
 pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
     let statements = match Parser::parse_sql(&MySqlDialect {}, sql) {
         Ok(statements) => statements,
-        Err(_) if ctx.role == Role::Admin => return Ok(Route::Forward),
-        Err(e) => return Err(Error::Syntax(e.to_string())),
+        Err(e) => {
+            // sqlparser reads SHOW INDEX and SHOW TABLE STATUS loosely or not at all; read them from tokens.
+            if let Some(route) = show_route(sql, ctx) {
+                return Ok(route);
+            }
+            if let Some(refusal) = unparsed_refusal(sql) {
+                return Err(refusal);
+            }
+            return match ctx.role {
+                Role::Admin => Ok(Route::Forward),
+                Role::Tenant(_) => Err(Error::Syntax(e.to_string())),
+            };
+        }
     };
     let mut routes = Vec::with_capacity(statements.len());
     for statement in &statements {
+        if let Statement::ShowVariable { .. } = statement {
+            if let Some(route) = show_route(sql, ctx) {
+                routes.push(route);
+                continue;
+            }
+        }
         if let Role::Tenant(_) = ctx.role {
             policy::check_tenant(statement, ctx)?;
         }
@@ -53,14 +104,67 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
         [single] => Ok(single.clone()),
         many if many.iter().all(|r| *r == Route::Forward) => Ok(Route::Forward),
         _ => Err(Error::NotSupported(
-            "USE, KILL, SHOW and SET stardust_* must be sent as statements of their own, not in a batch"
+            "statements on model tables, USE, KILL, SHOW and SET stardust_* must be sent as statements of their \
+             own, not in a batch"
                 .to_string(),
         )),
     }
 }
 
+/// DDL on a model table that sqlparser cannot read because of a clause StarDust refuses anyway: say why.
+fn unparsed_refusal(sql: &str) -> Option<Error> {
+    let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize().ok()?;
+    let words: Vec<&Word> = tokens
+        .iter()
+        .filter_map(|t| match t {
+            Token::Word(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    let creates_model = matches!(words.as_slice(), [create, table, ..]
+        if create.keyword == Keyword::CREATE && table.keyword == Keyword::TABLE)
+        && words.iter().any(|w| is_virtual(&w.value));
+    let partitioned = words.iter().any(|w| w.keyword == Keyword::PARTITION);
+    (creates_model && partitioned).then(|| {
+        Error::NotSupported(
+            "PARTITION BY is not supported for model tables: StarDust lays out their storage itself".to_string(),
+        )
+    })
+}
+
+/// `SHOW INDEX … FROM model_x` and `SHOW TABLE STATUS` of the home database.
+fn show_route(sql: &str, ctx: &Context<'_>) -> Option<Route> {
+    let home = |db: &Option<String>| db.as_deref().is_none_or(|d| d == ctx.home);
+    match show::parse(sql)? {
+        Show::Index { table, database } if home(&database) && is_virtual(&table) => {
+            Some(Route::ShowModel(ModelShow::Index { table }))
+        }
+        Show::TableStatus { database, like } if home(&database) => {
+            Some(Route::ShowTableStatus { like })
+        }
+        _ => None,
+    }
+}
+
 fn route(statement: &Statement, ctx: &Context<'_>) -> Result<Route, Error> {
-    let tenant = matches!(ctx.role, Role::Tenant(_));
+    if let Some(route) = introspection(statement, ctx) {
+        return Ok(route);
+    }
+    let tables = names::tables(statement, ctx.home);
+    if tables.iter().any(|t| matches!(t, Table::Virtual(_))) {
+        let boxed = Box::new(statement.clone());
+        return Ok(if crate::ddl::is_model_ddl(statement) {
+            Route::ModelDdl(boxed)
+        } else {
+            Route::Virtual(boxed)
+        });
+    }
+    if tables
+        .iter()
+        .any(|t| matches!(t, Table::InformationSchema(_)))
+    {
+        return Ok(Route::InformationSchema(Box::new(statement.clone())));
+    }
     Ok(match statement {
         Statement::Use(Use::Database(name) | Use::Schema(name) | Use::Object(name)) => {
             Route::Use(last_part(name))
@@ -73,10 +177,66 @@ fn route(statement: &Statement, ctx: &Context<'_>) -> Result<Route, Error> {
             Some(tenant) => Route::SetTenant(tenant),
             None => Route::Forward,
         },
-        Statement::ShowDatabases { .. } if tenant => Route::ShowDatabases,
-        Statement::ShowTables { full, .. } if tenant => Route::ShowTables { full: *full },
+        Statement::ShowDatabases { .. } if matches!(ctx.role, Role::Tenant(_)) => {
+            Route::ShowDatabases
+        }
         _ => Route::Forward,
     })
+}
+
+/// SHOW and DESCRIBE statements the proxy answers from the catalog.
+fn introspection(statement: &Statement, ctx: &Context<'_>) -> Option<Route> {
+    let model = |name: &ObjectName| match names::table(name, ctx.home) {
+        Table::Virtual(table) => Some(table),
+        _ => None,
+    };
+    let in_home = |options: &ShowStatementOptions| {
+        options
+            .show_in
+            .as_ref()
+            .and_then(|i| i.parent_name.as_ref())
+            .is_none_or(|db| last_part(db) == ctx.home)
+    };
+    match statement {
+        Statement::ShowTables {
+            full, show_options, ..
+        } if in_home(show_options) => Some(Route::ShowTables {
+            full: *full,
+            like: like_of(show_options),
+        }),
+        Statement::ShowColumns {
+            full, show_options, ..
+        } => {
+            let table = model(show_options.show_in.as_ref()?.parent_name.as_ref()?)?;
+            Some(Route::ShowModel(ModelShow::Columns {
+                table,
+                full: *full,
+                like: like_of(show_options),
+            }))
+        }
+        Statement::ExplainTable { table_name, .. } => Some(Route::ShowModel(ModelShow::Columns {
+            table: model(table_name)?,
+            full: false,
+            like: None,
+        })),
+        Statement::ShowCreate {
+            obj_type: ShowCreateObject::Table,
+            obj_name,
+        } => Some(Route::ShowModel(ModelShow::CreateTable {
+            table: model(obj_name)?,
+        })),
+        _ => None,
+    }
+}
+
+fn like_of(options: &ShowStatementOptions) -> Option<String> {
+    match options.filter_position.as_ref()? {
+        ShowStatementFilterPosition::Infix(ShowStatementFilter::Like(pattern))
+        | ShowStatementFilterPosition::Suffix(ShowStatementFilter::Like(pattern)) => {
+            Some(pattern.clone())
+        }
+        _ => None,
+    }
 }
 
 /// `SET stardust_tenant = N`, if that is what `set` is.
@@ -172,12 +332,68 @@ mod tests {
         ));
         assert_eq!(
             classify("SHOW TABLES", &TENANT),
-            Ok(Route::ShowTables { full: false })
+            Ok(Route::ShowTables {
+                full: false,
+                like: None
+            })
         );
         assert_eq!(
-            classify("SHOW FULL TABLES", &TENANT),
-            Ok(Route::ShowTables { full: true })
+            classify("SHOW FULL TABLES LIKE 'model%'", &TENANT),
+            Ok(Route::ShowTables {
+                full: true,
+                like: Some("model%".into())
+            })
         );
+        assert_eq!(
+            classify("SHOW TABLES", &ADMIN),
+            Ok(Route::ShowTables {
+                full: false,
+                like: None
+            })
+        );
+        assert_eq!(
+            classify("DESCRIBE model_x", &TENANT),
+            Ok(Route::ShowModel(ModelShow::Columns {
+                table: "model_x".into(),
+                full: false,
+                like: None
+            }))
+        );
+        assert_eq!(
+            classify("SHOW CREATE TABLE app.model_x", &TENANT),
+            Ok(Route::ShowModel(ModelShow::CreateTable {
+                table: "model_x".into()
+            }))
+        );
+        assert_eq!(
+            classify("SHOW INDEX FROM model_x", &TENANT),
+            Ok(Route::ShowModel(ModelShow::Index {
+                table: "model_x".into()
+            }))
+        );
+        assert_eq!(
+            classify("SHOW TABLE STATUS", &TENANT),
+            Ok(Route::ShowTableStatus { like: None })
+        );
+        assert!(matches!(
+            classify("CREATE TABLE model_x (a INT)", &TENANT),
+            Ok(Route::ModelDdl(_))
+        ));
+        assert!(matches!(
+            classify("DROP TABLE model_x", &ADMIN),
+            Ok(Route::ModelDdl(_))
+        ));
+        assert!(matches!(
+            classify("SELECT * FROM model_x", &TENANT),
+            Ok(Route::Virtual(_))
+        ));
+        assert!(matches!(
+            classify(
+                "SELECT * FROM information_schema.COLUMNS WHERE TABLE_NAME = 'model_x'",
+                &TENANT
+            ),
+            Ok(Route::InformationSchema(_))
+        ));
         assert_eq!(
             classify("SHOW DATABASES", &TENANT),
             Ok(Route::ShowDatabases)

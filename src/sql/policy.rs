@@ -2,14 +2,13 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{
-    visit_expressions, visit_relations, ContextModifier, Expr, ObjectType, Set, Statement, Use,
-};
+use sqlparser::ast::{visit_expressions, ContextModifier, Expr, Set, Statement, Use};
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::classify::{last_part, Context};
+use super::names::{self, Table};
 use super::Error;
 
 /// Functions that reach outside the session: files on the server, or the advisory locks the daemons rely on.
@@ -23,8 +22,8 @@ const DENIED_FUNCTIONS: [&str; 7] = [
     "master_pos_wait",
 ];
 
-/// Refuses what a tenant login may not send. Virtual tables do not exist yet at this layer: any table named is a
-/// backend table, and backend tables are never a tenant's to touch.
+/// Refuses what a tenant login may not send. A tenant reaches its own model tables (in its home database) and
+/// the information_schema tables the proxy answers with its virtual rows — never a backend table.
 pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Error> {
     // SHOW TABLES names a database, not a table; the proxy answers it from the tenant's own models.
     if let Statement::ShowTables { show_options, .. } = statement {
@@ -39,25 +38,15 @@ pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Erro
             _ => Ok(()),
         };
     }
-    let named = visit_relations(statement, |name| {
-        let table = name.to_string();
-        if table.eq_ignore_ascii_case("dual") {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(table)
-        }
-    });
-    let table = match named {
-        ControlFlow::Break(table) => Some(table),
-        ControlFlow::Continue(()) => ddl_table(statement),
-    };
-    if let Some(table) = table {
+    let tables = names::tables(statement, ctx.home);
+    if let Some(Table::Backend(table)) = tables.iter().find(|t| matches!(t, Table::Backend(_))) {
         return Err(Error::TableDenied {
             command: command_name(statement),
             user: ctx.user.to_string(),
-            table: table.replace('`', ""),
+            table: table.clone(),
         });
     }
+    let on_models = tables.iter().any(|t| matches!(t, Table::Virtual(_)));
     if let ControlFlow::Break(function) = visit_expressions(statement, |expr| match expr {
         Expr::Function(f) if is_denied(&last_part(&f.name)) => {
             ControlFlow::Break(f.name.to_string())
@@ -73,6 +62,22 @@ pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Erro
             "SELECT … INTO is not available to tenant logins".to_string(),
         )),
         Statement::Query(_) => Ok(()),
+        // Statements on the tenant's own model tables (the relation check above admitted nothing else).
+        Statement::Insert(_)
+        | Statement::Update { .. }
+        | Statement::Delete(_)
+        | Statement::CreateTable(_)
+        | Statement::AlterTable(_)
+        | Statement::CreateIndex(_)
+        | Statement::RenameTable(_)
+        | Statement::Drop { .. }
+        | Statement::ShowColumns { .. }
+        | Statement::ExplainTable { .. }
+        | Statement::ShowCreate { .. }
+            if on_models =>
+        {
+            Ok(())
+        }
         Statement::Set(set) => check_set(set),
         Statement::StartTransaction { .. }
         | Statement::Commit { .. }
@@ -122,24 +127,6 @@ fn has_into(statement: &Statement) -> bool {
                 .any(|t| matches!(t, Token::Word(w) if w.keyword == Keyword::INTO))
         })
         .unwrap_or(true)
-}
-
-/// The table a DDL statement names; sqlparser's relation visitor does not visit these.
-fn ddl_table(statement: &Statement) -> Option<String> {
-    let name = match statement {
-        Statement::Drop {
-            object_type: ObjectType::Table | ObjectType::View | ObjectType::Index,
-            names,
-            ..
-        } => names.first()?,
-        Statement::AlterTable(alter) => &alter.name,
-        Statement::CreateTable(create) => &create.name,
-        Statement::CreateIndex(create) => &create.table_name,
-        Statement::RenameTable(renames) => &renames.first()?.old_name,
-        Statement::ShowCreate { obj_name, .. } => obj_name,
-        _ => return None,
-    };
-    Some(name.to_string())
 }
 
 fn is_denied(function: &str) -> bool {
@@ -241,8 +228,8 @@ mod tests {
         assert_eq!(denied_table("DELETE FROM entry_data"), "entry_data");
         assert_eq!(denied_table("DROP TABLE entry_data"), "entry_data");
         assert_eq!(
-            denied_table("SELECT * FROM information_schema.TABLES"),
-            "information_schema.TABLES"
+            denied_table("SELECT * FROM information_schema.PROCESSLIST"),
+            "information_schema.PROCESSLIST"
         );
         assert_eq!(
             denied_table("SELECT * FROM /* hide */ `entry_data`"),
@@ -281,7 +268,10 @@ mod tests {
         assert_eq!(classify("USE app", &TENANT), Ok(Route::Use("app".into())));
         assert_eq!(
             classify("SHOW TABLES FROM app", &TENANT),
-            Ok(Route::ShowTables { full: false })
+            Ok(Route::ShowTables {
+                full: false,
+                like: None
+            })
         );
         assert_eq!(
             classify("SELECT 'into'", &TENANT),
@@ -306,7 +296,6 @@ mod tests {
             "SELECT 1 INTO @x",
             "SHOW ENGINE INNODB STATUS",
             "SHOW GRANTS",
-            "SHOW TABLE STATUS",
             "SHOW INDEX FROM entry_data",
             "SHOW CREATE TABLE entry_data",
             "SHOW TABLES FROM mysql",

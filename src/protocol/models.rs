@@ -1,0 +1,299 @@
+//! The session's side of model tables: which tenant a statement acts for, model DDL, introspection answers
+//! (SHOW, DESCRIBE, information_schema), and result metadata for `SELECT … LIMIT 0`.
+
+use std::sync::Arc;
+
+use mysql_async::consts::{ColumnFlags, ColumnType};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Column, Row, Value};
+use sqlparser::ast::{LimitClause, SelectItem, SetExpr, Statement, TableFactor};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::session::Session;
+use super::wire::text_column;
+use super::Error;
+use crate::catalog::{Model, TenantCatalog};
+use crate::config::Role;
+use crate::introspect::{self, Answer};
+use crate::sql::{names, ModelShow};
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+    /// The tenant whose models a statement sees: a tenant login's own, or the one an admin chose.
+    fn tenant(&self) -> Option<u64> {
+        match self.user.role() {
+            Role::Tenant(tenant) => Some(tenant),
+            Role::Admin => self.tenant,
+        }
+    }
+
+    fn required_tenant(&self) -> Result<u64, crate::Error> {
+        self.tenant().ok_or_else(|| Error::NoTenant.into())
+    }
+
+    async fn catalog(&self, tenant: u64) -> Result<Arc<TenantCatalog>, crate::Error> {
+        Ok(self.state.registry.snapshot(tenant).await?)
+    }
+
+    fn flavor(&self) -> crate::backend::Flavor {
+        self.state.backend.engine().flavor
+    }
+
+    fn home(&self) -> String {
+        self.state.backend.database().to_string()
+    }
+
+    pub(super) async fn model_ddl(&mut self, statement: &Statement) -> Result<(), crate::Error> {
+        let tenant = self.required_tenant()?;
+        let home = self.home();
+        let target = crate::ddl::Target {
+            tenant,
+            database: &home,
+            instance: &self.state.instance,
+        };
+        crate::ddl::execute(&self.state.registry, target, statement).await?;
+        self.ok().await
+    }
+
+    async fn model(&self, table: &str) -> Result<Arc<Model>, crate::Error> {
+        let tenant = self.required_tenant()?;
+        let catalog = self.catalog(tenant).await?;
+        catalog.model_for_table(table).cloned().ok_or_else(|| {
+            crate::ddl::Error::NoSuchTable {
+                database: self.home(),
+                table: table.to_string(),
+            }
+            .into()
+        })
+    }
+
+    pub(super) async fn show_model(&mut self, show: ModelShow) -> Result<(), crate::Error> {
+        let flavor = self.flavor();
+        let answer = match show {
+            ModelShow::Columns { table, full, like } => {
+                introspect::show_columns(&*self.model(&table).await?, flavor, full, like.as_deref())
+            }
+            ModelShow::Index { table } => {
+                introspect::show_index(&*self.model(&table).await?, flavor)
+            }
+            ModelShow::CreateTable { table } => {
+                let model = self.model(&table).await?;
+                Answer {
+                    columns: vec!["Table".to_string(), "Create Table".to_string()],
+                    rows: vec![vec![
+                        Some(model.table_name()),
+                        Some(introspect::show_create_table(&model, flavor)),
+                    ]],
+                }
+            }
+        };
+        self.answer_text(answer).await
+    }
+
+    /// `SHOW [FULL] TABLES`: a tenant's models; for an admin with a tenant chosen, the backend's tables too.
+    pub(super) async fn show_tables(
+        &mut self,
+        full: bool,
+        like: Option<&str>,
+        text: &str,
+    ) -> Result<(), crate::Error> {
+        let Some(tenant) = self.tenant() else {
+            return self.forward(text.as_bytes()).await;
+        };
+        let catalog = self.catalog(tenant).await?;
+        let models: Vec<&Model> = catalog.models.values().map(|m| &**m).collect();
+        let mut answer = introspect::show_tables(&models, &self.home(), full, like);
+        if self.user.role() == Role::Admin {
+            let backend: Vec<Row> = self.conn.query(text).await?;
+            answer.rows.extend(backend.into_iter().map(row_texts));
+            answer.rows.sort();
+        }
+        self.answer_text(answer).await
+    }
+
+    /// `SHOW TABLE STATUS`: as `show_tables`, one status row per table.
+    pub(super) async fn show_table_status(
+        &mut self,
+        like: Option<&str>,
+        text: &str,
+    ) -> Result<(), crate::Error> {
+        let Some(tenant) = self.tenant() else {
+            return self.forward(text.as_bytes()).await;
+        };
+        let catalog = self.catalog(tenant).await?;
+        let models: Vec<&Model> = catalog.models.values().map(|m| &**m).collect();
+        let mut answer = introspect::show_table_status(&models, self.flavor(), like);
+        if self.user.role() == Role::Admin {
+            let backend: Vec<Row> = self.conn.query(text).await?;
+            answer.rows.extend(backend.into_iter().map(row_texts));
+            answer.rows.sort();
+        }
+        self.answer_text(answer).await
+    }
+
+    /// A query on information_schema: each of its catalog tables is replaced by a derived table holding the
+    /// tenant's virtual rows — merged with the real rows for admins — and the backend evaluates the rest.
+    pub(super) async fn information_schema(
+        &mut self,
+        mut statement: Statement,
+        text: &str,
+    ) -> Result<(), crate::Error> {
+        let Some(tenant) = self.tenant() else {
+            return self.forward(text.as_bytes()).await;
+        };
+        let catalog = self.catalog(tenant).await?;
+        let models: Vec<&Model> = catalog.models.values().map(|m| &**m).collect();
+        let home = self.home();
+        let flavor = self.flavor();
+        let answers = |table: &str| match table {
+            "TABLES" => introspect::information_schema_tables(&models, &home, flavor),
+            "COLUMNS" => introspect::information_schema_columns(&models, &home, flavor),
+            "STATISTICS" => introspect::information_schema_statistics(&models, &home, flavor),
+            "KEY_COLUMN_USAGE" => introspect::information_schema_key_column_usage(&models, &home),
+            _ => introspect::information_schema_table_constraints(&models, &home, flavor),
+        };
+        let merge = self.user.role() == Role::Admin;
+        crate::rewrite::information_schema::substitute(&mut statement, &answers, merge)?;
+        self.forward(statement.to_string().as_bytes()).await
+    }
+
+    /// Reading and writing model tables is the rewriter's (next) work; until then only result metadata
+    /// (`SELECT … FROM model_x LIMIT 0`, as ORMs and BI tools send to learn the columns) is answered.
+    pub(super) async fn virtual_statement(
+        &mut self,
+        statement: &Statement,
+    ) -> Result<(), crate::Error> {
+        let tenant = self.required_tenant()?;
+        if let Some(table) = metadata_probe(statement, &self.home()) {
+            let catalog = self.catalog(tenant).await?;
+            let model = catalog.model_for_table(&table).cloned().ok_or_else(|| {
+                crate::Error::from(crate::ddl::Error::NoSuchTable {
+                    database: self.home(),
+                    table: table.clone(),
+                })
+            })?;
+            let columns = result_columns(&model, &self.home());
+            return self.answer(&columns, Vec::new()).await;
+        }
+        Err(Error::Unsupported(
+            "reading and writing model tables (SELECT with rows, INSERT, UPDATE, DELETE) is not available yet: \
+             it arrives with StarDust's query rewriter"
+                .to_string(),
+        )
+        .into())
+    }
+
+    async fn answer_text(&mut self, answer: Answer) -> Result<(), crate::Error> {
+        let columns: Vec<Column> = answer
+            .columns
+            .iter()
+            .map(|name| text_column(name, ColumnType::MYSQL_TYPE_VAR_STRING))
+            .collect();
+        let rows: Vec<Vec<Value>> = answer
+            .rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|v| v.map_or(Value::NULL, |s| Value::Bytes(s.into_bytes())))
+                    .collect()
+            })
+            .collect();
+        self.answer(&columns, rows).await
+    }
+}
+
+fn row_texts(row: Row) -> Vec<Option<String>> {
+    (0..row.len())
+        .map(|i| match row.as_ref(i) {
+            None | Some(Value::NULL) => None,
+            Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
+        })
+        .collect()
+}
+
+/// `SELECT * FROM model_x LIMIT 0` (or a column list): the model table it asks the shape of.
+fn metadata_probe(statement: &Statement, home: &str) -> Option<String> {
+    let Statement::Query(query) = statement else {
+        return None;
+    };
+    let limit = match query.limit_clause.as_ref()? {
+        LimitClause::LimitOffset {
+            limit: Some(limit), ..
+        } => limit,
+        LimitClause::OffsetCommaLimit { limit, .. } => limit,
+        _ => return None,
+    };
+    if limit.to_string() != "0" {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    if !from.joins.is_empty() || select.selection.is_some() {
+        return None;
+    }
+    let TableFactor::Table { name, .. } = &from.relation else {
+        return None;
+    };
+    // Column lists need the rewriter to map each name; only `*` is answered here.
+    if !matches!(select.projection.as_slice(), [SelectItem::Wildcard(_)]) {
+        return None;
+    }
+    match names::table(name, home) {
+        names::Table::Virtual(table) => Some(table),
+        _ => None,
+    }
+}
+
+/// The column definitions a native table with the model's columns would send.
+pub fn result_columns(model: &Model, database: &str) -> Vec<Column> {
+    let table = model.table_name();
+    let id_flags = ColumnFlags::NOT_NULL_FLAG
+        | ColumnFlags::PRI_KEY_FLAG
+        | ColumnFlags::UNSIGNED_FLAG
+        | ColumnFlags::AUTO_INCREMENT_FLAG
+        | ColumnFlags::NUM_FLAG;
+    let mut columns = vec![Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
+        .with_schema(database.as_bytes())
+        .with_table(table.as_bytes())
+        .with_org_table(table.as_bytes())
+        .with_name(b"id")
+        .with_org_name(b"id")
+        .with_flags(id_flags)
+        .with_column_length(20)
+        .with_character_set(63)];
+    for field in &model.fields {
+        let wire = field.shape.wire;
+        let column_type =
+            ColumnType::try_from(wire.column_type).unwrap_or(ColumnType::MYSQL_TYPE_VAR_STRING);
+        columns.push(
+            Column::new(column_type)
+                .with_schema(database.as_bytes())
+                .with_table(table.as_bytes())
+                .with_org_table(table.as_bytes())
+                .with_name(field.name.as_bytes())
+                .with_org_name(field.name.as_bytes())
+                .with_flags(ColumnFlags::from_bits_truncate(wire.flags))
+                .with_column_length(wire.length)
+                .with_decimals(wire.decimals)
+                .with_character_set(wire.charset),
+        );
+    }
+    for name in ["created_at", "updated_at"] {
+        columns.push(
+            Column::new(ColumnType::MYSQL_TYPE_DATETIME)
+                .with_schema(database.as_bytes())
+                .with_table(table.as_bytes())
+                .with_org_table(table.as_bytes())
+                .with_name(name.as_bytes())
+                .with_org_name(name.as_bytes())
+                .with_flags(ColumnFlags::NOT_NULL_FLAG | ColumnFlags::BINARY_FLAG)
+                .with_column_length(19)
+                .with_character_set(63),
+        );
+    }
+    columns
+}
