@@ -26,6 +26,7 @@ pub async fn run(listen: &str, no_client: bool) -> Result<(), String> {
 
     let shutdown = shutdown::on_signal();
     let (listener, state) = super::prepare(config).await?;
+    sample_model(&state).await?;
     let proxy = tokio::spawn(super::serve_on(listener, state, shutdown.clone()));
     let client = client_command(listen);
     println!(
@@ -38,6 +39,7 @@ pub async fn run(listen: &str, no_client: bool) -> Result<(), String> {
         client_for(listen, TENANT).join(" ")
     );
     println!("The backend itself (bypassing the proxy): {backend_url}");
+    println!("Tenant 1 has a sample model: try `DESCRIBE model_company` as acme.");
     let interactive = !no_client && std::io::stdin().is_terminal() && find_client().is_some();
     if interactive {
         run_client(&client, &shutdown).await;
@@ -49,6 +51,27 @@ pub async fn run(listen: &str, no_client: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     result
+}
+
+/// The sample model tenant 1 (`acme`) starts with.
+const SAMPLE: &str = "CREATE TABLE model_company (name VARCHAR(200) NOT NULL, employees INT, city VARCHAR(64), \
+                      founded DATE, revenue DECIMAL(14,2), profile JSON, INDEX (name), INDEX (employees), INDEX (city))";
+
+async fn sample_model(state: &stardust::state::State) -> Result<(), String> {
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::parser::Parser;
+    let statement = Parser::parse_sql(&MySqlDialect {}, SAMPLE)
+        .map_err(|e| e.to_string())?
+        .remove(0);
+    let target = stardust::ddl::Target {
+        tenant: 1,
+        database: DATABASE,
+        instance: &state.instance,
+    };
+    stardust::ddl::execute(&state.registry, target, &statement)
+        .await
+        .map_err(|e| format!("creating the sample model: {e}"))?;
+    Ok(())
 }
 
 /// Creates the dev database and a service account the proxy uses; returns its backend URL.

@@ -493,3 +493,177 @@ async fn sqlalchemy_reflects_a_model_table_as_its_native_twin() {
         "{through_proxy}"
     );
 }
+
+async fn tombstones(conn: &mut Conn) -> u64 {
+    let n: Option<u64> = conn
+        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
+        .await
+        .unwrap();
+    n.unwrap_or(0)
+}
+
+async fn version(conn: &mut Conn) -> u64 {
+    let v: Option<u64> = conn
+        .query_first("SELECT version FROM stardust_schema_version")
+        .await
+        .unwrap();
+    v.unwrap_or(0)
+}
+
+/// The slot of each field of `model`, as (field, status), from the registry directly.
+async fn slot_states(conn: &mut Conn, model: &str) -> Vec<(String, String)> {
+    conn.exec(
+        "SELECT f.name, a.status FROM stardust_fields f JOIN stardust_models m ON m.id = f.model_id \
+         LEFT JOIN stardust_slot_assignments a ON a.live_field_id = f.id WHERE m.name = ? ORDER BY f.ordinal",
+        (model,),
+    )
+    .await
+    .map(|rows: Vec<(String, Option<String>)>| {
+        rows.into_iter().map(|(f, s)| (f, s.unwrap_or_else(|| "-".to_string()))).collect()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ddl_moves_slots_through_their_states() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    let mut direct = proxy.direct().await;
+    let before = version(&mut direct).await;
+    acme.query_drop("CREATE TABLE model_s (a INT, b VARCHAR(10), c DOUBLE, INDEX (a))")
+        .await
+        .unwrap();
+    assert!(
+        version(&mut direct).await > before,
+        "DDL bumps the schema version"
+    );
+    let s = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        slot_states(&mut direct, "s").await,
+        s(&[("a", "assigned"), ("b", "-"), ("c", "-")])
+    );
+    // Promotion of an existing column: its values must be copied in first.
+    acme.query_drop("ALTER TABLE model_s ADD INDEX (b)")
+        .await
+        .unwrap();
+    assert_eq!(
+        slot_states(&mut direct, "s").await,
+        s(&[("a", "assigned"), ("b", "backfilling"), ("c", "-")])
+    );
+    // A new indexed column has no values yet: its slot is usable at once.
+    acme.query_drop("ALTER TABLE model_s ADD COLUMN d DATETIME, ADD INDEX (d)")
+        .await
+        .unwrap();
+    assert_eq!(
+        slot_states(&mut direct, "s").await.last().unwrap(),
+        &("d".to_string(), "assigned".to_string())
+    );
+    // Demotion tombstones the slot.
+    assert_eq!(tombstones(&mut direct).await, 0);
+    acme.query_drop("ALTER TABLE model_s DROP INDEX a")
+        .await
+        .unwrap();
+    assert_eq!(
+        slot_states(&mut direct, "s").await[0],
+        ("a".to_string(), "-".to_string())
+    );
+    assert_eq!(tombstones(&mut direct).await, 1);
+    // A retype across families tombstones the old slot and backfills a new one of the new family.
+    acme.query_drop("ALTER TABLE model_s MODIFY COLUMN b BIGINT")
+        .await
+        .unwrap();
+    assert_eq!(
+        slot_states(&mut direct, "s").await[1],
+        ("b".to_string(), "backfilling".to_string())
+    );
+    assert_eq!(tombstones(&mut direct).await, 2);
+    let family: Option<String> = direct
+        .query_first(
+            "SELECT a.slot_type FROM stardust_slot_assignments a JOIN stardust_fields f ON f.id = a.live_field_id \
+             WHERE f.name = 'b'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(family.as_deref(), Some("int"));
+    // A retype within the family keeps the slot.
+    acme.query_drop("ALTER TABLE model_s MODIFY COLUMN b INT")
+        .await
+        .unwrap();
+    assert_eq!(tombstones(&mut direct).await, 2);
+    // Dropping the column tombstones its slot too.
+    acme.query_drop("ALTER TABLE model_s DROP COLUMN d")
+        .await
+        .unwrap();
+    assert_eq!(tombstones(&mut direct).await, 3);
+    let reused: Option<u64> = direct
+        .query_first(
+            "SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned' \
+             AND (field_id IS NOT NULL OR sweep_cursor_id IS NOT NULL OR tombstoned_at IS NULL)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reused,
+        Some(0),
+        "tombstones carry no field and a fresh sweep cursor"
+    );
+}
+
+#[tokio::test]
+async fn table_status_and_constraint_views_match_the_native_twin() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop(COMPANY).await.unwrap();
+    let (native_db, mut native) = native_twin().await;
+    let status: Vec<Row> = acme.query("SHOW TABLE STATUS").await.unwrap();
+    assert_eq!(status.len(), 1);
+    let native_status: Vec<Row> = native.query("SHOW TABLE STATUS").await.unwrap();
+    let names = |rows: &[Row]| -> Vec<String> {
+        rows[0]
+            .columns_ref()
+            .iter()
+            .map(|c| c.name_str().into_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&status),
+        names(&native_status),
+        "SHOW TABLE STATUS columns"
+    );
+    let engine: Option<String> = status[0].get("Engine");
+    assert_eq!(engine.as_deref(), Some("InnoDB"));
+    let like: Vec<Row> = acme
+        .query("SHOW TABLE STATUS LIKE 'nothing%'")
+        .await
+        .unwrap();
+    assert!(like.is_empty());
+    for (view, columns) in [
+        (
+            "KEY_COLUMN_USAGE",
+            "CONSTRAINT_NAME, COLUMN_NAME, ORDINAL_POSITION",
+        ),
+        ("TABLE_CONSTRAINTS", "CONSTRAINT_NAME, CONSTRAINT_TYPE"),
+    ] {
+        let query = |db: &str| {
+            format!(
+                "SELECT {columns} FROM information_schema.{view} WHERE TABLE_SCHEMA = '{db}' \
+                 AND TABLE_NAME = 'model_company' ORDER BY 1, 2"
+            )
+        };
+        let ours = texts(acme.query(query(&proxy.database)).await.unwrap());
+        let theirs = texts(native.query(query(&native_db)).await.unwrap());
+        assert_eq!(ours, theirs, "{view}");
+    }
+    let grafana = "SELECT DISTINCT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_TYPE != 'SYSTEM VIEW' ORDER BY TABLE_SCHEMA";
+    let schemas: Vec<String> = acme.query(grafana).await.unwrap();
+    assert_eq!(
+        schemas,
+        vec![proxy.database.clone()],
+        "what Grafana asks for its schema list"
+    );
+}
