@@ -8,7 +8,7 @@ use sqlparser::ast::{
     DataType, Ident, ObjectName, RenameTableNameKind, TableConstraint,
 };
 
-use super::create::{exhausted, retryable, single_column, ATTEMPTS};
+use super::create::{check_indexable, exhausted, retryable, single_column, ATTEMPTS};
 use super::names::{validate_field_name, validate_model_table};
 use super::shape::{check_options, family_of, probe};
 use super::{Error, Target};
@@ -261,16 +261,7 @@ impl Plan {
         let work = self
             .live(column)
             .ok_or_else(|| Error::NoKeyColumn(column.to_string()))?;
-        if work.family.is_none() {
-            return Err(Error::NotSupported(format!(
-                "column `{column}` is JSON, which cannot be indexed; index a scalar column instead"
-            )));
-        }
-        if work.index_name.is_some() {
-            return Err(Error::NotSupported(format!(
-                "column `{column}` has an index already; a model field takes one index"
-            )));
-        }
+        check_indexable(column, work.family, work.index_name.is_some())?;
         work.index_name = Some(name);
         Ok(())
     }

@@ -202,17 +202,27 @@ fn apply_constraint(
         return Err(Error::DuplicateKey(name));
     }
     let target = &mut planned[position];
-    if target.family.is_none() {
+    check_indexable(&column, target.family, target.index_name.is_some())?;
+    target.index_name = Some(name);
+    Ok(())
+}
+
+/// A column takes an index only if it has a slot family (not JSON) and no index yet.
+pub(super) fn check_indexable(
+    column: &str,
+    family: Option<Family>,
+    indexed: bool,
+) -> Result<(), Error> {
+    if family.is_none() {
         return Err(Error::NotSupported(format!(
             "column `{column}` is JSON, which cannot be indexed; index a scalar column instead"
         )));
     }
-    if target.index_name.is_some() {
+    if indexed {
         return Err(Error::NotSupported(format!(
             "column `{column}` has an index already; a model field takes one index"
         )));
     }
-    target.index_name = Some(name);
     Ok(())
 }
 

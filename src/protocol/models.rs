@@ -101,13 +101,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         let catalog = self.catalog(tenant).await?;
         let models: Vec<&Model> = catalog.models.values().map(|m| &**m).collect();
-        let mut answer = introspect::show_tables(&models, &self.home(), full, like);
-        if self.user.role() == Role::Admin {
-            let backend: Vec<Row> = self.conn.query(text).await?;
-            answer.rows.extend(backend.into_iter().map(row_texts));
-            answer.rows.sort();
-        }
-        self.answer_text(answer).await
+        let answer = introspect::show_tables(&models, &self.home(), full, like);
+        self.answer_merged(answer, text).await
     }
 
     /// `SHOW TABLE STATUS`: as `show_tables`, one status row per table.
@@ -121,13 +116,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         let catalog = self.catalog(tenant).await?;
         let models: Vec<&Model> = catalog.models.values().map(|m| &**m).collect();
-        let mut answer = introspect::show_table_status(&models, self.flavor(), like);
-        if self.user.role() == Role::Admin {
-            let backend: Vec<Row> = self.conn.query(text).await?;
-            answer.rows.extend(backend.into_iter().map(row_texts));
-            answer.rows.sort();
-        }
-        self.answer_text(answer).await
+        let answer = introspect::show_table_status(&models, self.flavor(), like);
+        self.answer_merged(answer, text).await
     }
 
     /// A query on information_schema: each of its catalog tables is replaced by a derived table holding the
@@ -180,6 +170,16 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 .to_string(),
         )
         .into())
+    }
+
+    /// The virtual rows; for admins, with the backend's own answer to the same statement, sorted by name.
+    async fn answer_merged(&mut self, mut answer: Answer, text: &str) -> Result<(), crate::Error> {
+        if self.user.role() == Role::Admin {
+            let backend: Vec<Row> = self.conn.query(text).await?;
+            answer.rows.extend(backend.into_iter().map(row_texts));
+            answer.rows.sort();
+        }
+        self.answer_text(answer).await
     }
 
     async fn answer_text(&mut self, answer: Answer) -> Result<(), crate::Error> {
