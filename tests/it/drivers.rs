@@ -1,0 +1,158 @@
+//! Real drivers against a model table through the proxy, compared with the same driver against the native twin:
+//! Node's mysql2 and MariaDB Connector/J (JDBC `DatabaseMetaData`, as DBeaver and Metabase read it).
+
+use std::path::Path;
+
+use mysql_async::prelude::Queryable;
+
+use crate::support::{backend, direct, fresh_database, Proxy, TENANT_1};
+
+const MODEL: &str =
+    "CREATE TABLE model_company (name VARCHAR(200) NOT NULL, employees INT, score DECIMAL(10,2), \
+                     founded DATE, INDEX (name), KEY emp (employees))";
+const NATIVE: &str = "CREATE TABLE model_company (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, \
+                      name VARCHAR(200) NOT NULL, employees INT, score DECIMAL(10,2), founded DATE, \
+                      created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, INDEX (name), KEY emp (employees)) \
+                      DEFAULT CHARSET=utf8mb4";
+
+fn clients() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
+}
+
+async fn setup() -> (Proxy, String) {
+    let proxy = Proxy::start().await;
+    proxy.tenant(1).await.query_drop(MODEL).await.unwrap();
+    let native = fresh_database().await;
+    direct(Some(&native))
+        .await
+        .query_drop(NATIVE)
+        .await
+        .unwrap();
+    (proxy, native)
+}
+
+fn backend_port() -> u16 {
+    let url = &backend().root_url;
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port in the backend URL")
+}
+
+async fn run(program: &str, args: &[String], cwd: &Path) -> String {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{program} runs (scripts/setup installs it): {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{program}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn node_mysql2_sees_a_model_table_as_its_native_twin() {
+    let (proxy, native) = setup().await;
+    let script = clients().join("mysql2_session.js").display().to_string();
+    let through = run(
+        "node",
+        &[
+            script.clone(),
+            "127.0.0.1".into(),
+            proxy.address.port().to_string(),
+            TENANT_1.0.into(),
+            TENANT_1.1.into(),
+            proxy.database.clone(),
+        ],
+        clients(),
+    )
+    .await;
+    let expected_query = format!(r#""query":{{"two":2,"db":"{}"}}"#, proxy.database);
+    assert!(through.contains(&expected_query), "{through}");
+    assert!(
+        through.contains(r#""prepared":{"doubled":42,"text":"héllo"}"#),
+        "{through}"
+    );
+    assert!(through.contains(r#""refused":1142"#), "{through}");
+    assert!(
+        through.contains(r#""tables":["model_company"]"#),
+        "{through}"
+    );
+    let twin = run(
+        "node",
+        &[
+            script,
+            "127.0.0.1".into(),
+            backend_port().to_string(),
+            "root".into(),
+            String::new(),
+            native,
+        ],
+        clients(),
+    )
+    .await;
+    let part = |text: &str, key: &str| -> String {
+        let start = text.find(key).unwrap_or_else(|| panic!("{key} in {text}"));
+        let rest = &text[start..];
+        rest[..rest.find(']').unwrap_or(rest.len()) + 1].to_string()
+    };
+    for key in [r#""columns":"#, r#""fields":"#] {
+        assert_eq!(part(&through, key), part(&twin, key), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn jdbc_metadata_of_a_model_table_matches_its_native_twin() {
+    let (proxy, native) = setup().await;
+    let classes = tempfile::tempdir().unwrap();
+    let source = clients().join("JdbcMetadata.java").display().to_string();
+    run(
+        "javac",
+        &["-d".into(), classes.path().display().to_string(), source],
+        clients(),
+    )
+    .await;
+    let jar = ["/usr/share/java/mariadb-java-client.jar"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("MariaDB Connector/J (Debian's libmariadb-java; scripts/setup installs it)");
+    let classpath = format!("{jar}:{}", classes.path().display());
+    let java = |url: String, user: &str, password: &str| {
+        let args = vec![
+            "-cp".to_string(),
+            classpath.clone(),
+            "JdbcMetadata".to_string(),
+            url,
+            user.to_string(),
+            password.to_string(),
+        ];
+        async move { run("java", &args, clients()).await }
+    };
+    let through = java(
+        format!(
+            "jdbc:mariadb://127.0.0.1:{}/{}",
+            proxy.address.port(),
+            proxy.database
+        ),
+        TENANT_1.0,
+        TENANT_1.1,
+    )
+    .await;
+    let twin = java(
+        format!("jdbc:mariadb://127.0.0.1:{}/{native}", backend_port()),
+        "root",
+        "",
+    )
+    .await;
+    assert!(through.contains("table model_company"), "{through}");
+    assert!(through.contains("pk id"), "{through}");
+    assert_eq!(
+        through, twin,
+        "DatabaseMetaData through the proxy equals the native table's"
+    );
+}
