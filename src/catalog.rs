@@ -128,7 +128,8 @@ pub struct Slot {
 pub struct ColumnShape {
     /// As `SHOW COLUMNS` prints it: `varchar(200)`, `int(11)`, `decimal(10,2)`.
     pub column_type: String,
-    /// The user's own words for the type, as sqlparser prints them: `VARCHAR(200)`.
+    /// The user's own words for the column after its name — type and options, as sqlparser prints them:
+    /// `VARCHAR(200) NOT NULL DEFAULT 'x'`. Writes coerce values through a temporary table declared with it.
     pub declared_sql: String,
     pub nullable: bool,
     pub default: Option<String>,

@@ -33,6 +33,8 @@ pub enum Kind {
     BadTableName,
     /// A field name outside the allowed pattern.
     BadColumnName,
+    /// A filter on a model field without a usable index, while scans are not allowed.
+    NotIndexed,
     /// A virtual-table statement from an admin login that has not chosen a tenant.
     NoTenant,
     /// The statement text holds no statement.
@@ -79,6 +81,8 @@ pub enum Error {
     Ddl(#[from] crate::ddl::Error),
     #[error(transparent)]
     Rewrite(#[from] crate::rewrite::Error),
+    #[error(transparent)]
+    Write(#[from] crate::write::Error),
 }
 
 impl Error {
@@ -89,6 +93,23 @@ impl Error {
             Error::Protocol(e) => e.kind(),
             Error::Ddl(e) => e.kind(),
             Error::Rewrite(e) => e.kind(),
+            Error::Write(e) => e.kind(),
+        }
+    }
+}
+
+impl Error {
+    /// The backend's own error, wherever it is wrapped, so that its message is relayed word for word.
+    pub fn server_error(&self) -> Option<&mysql_async::ServerError> {
+        let backend = match self {
+            Error::Backend(e) => e,
+            Error::Ddl(crate::ddl::Error::Backend(e)) => e,
+            Error::Write(crate::write::Error::Backend(e)) => e,
+            _ => return None,
+        };
+        match backend {
+            crate::backend::Error::Server(e) => Some(e),
+            _ => None,
         }
     }
 }

@@ -14,6 +14,9 @@ pub mod sql;
 /// Virtual-table statements into backend SQL (AST edits, pure).
 pub mod rewrite;
 
+/// The write path for model rows: shadow-table coercion, entries and slot pages in one transaction.
+pub mod write;
+
 /// SHOW and information_schema answers for model tables (pure).
 pub mod introspect;
 

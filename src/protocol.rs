@@ -75,9 +75,9 @@ async fn write_error<W: tokio::io::AsyncWrite + Unpin>(
     error: &crate::Error,
 ) -> std::io::Result<()> {
     let (code, state) = errors::code_and_state(error.kind());
-    let message = match error {
-        crate::Error::Backend(crate::backend::Error::Server(server)) => server.message.clone(),
-        other => other.to_string(),
+    let message = match error.server_error() {
+        Some(server) => server.message.clone(),
+        None => error.to_string(),
     };
     wire.error(code, state, &message).await
 }

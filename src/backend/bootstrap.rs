@@ -53,7 +53,7 @@ pub const TABLES: [(&str, &str); 11] = [
          created_at DATETIME NOT NULL,
          updated_at DATETIME NOT NULL,
          ordinal INT NOT NULL DEFAULT 0,
-         declared_sql VARCHAR(255) NULL,
+         declared_sql TEXT NULL,
          column_type VARCHAR(255) NULL,
          is_nullable BOOLEAN NOT NULL DEFAULT TRUE,
          default_value TEXT NULL,
@@ -179,7 +179,7 @@ pub const TABLES: [(&str, &str); 11] = [
 /// that from information_schema.STATISTICS on every reservation).
 const ENSURE_COLUMNS: [(&str, &str, &str); 13] = [
     ("stardust_fields", "ordinal", "INT NOT NULL DEFAULT 0"),
-    ("stardust_fields", "declared_sql", "VARCHAR(255) NULL"),
+    ("stardust_fields", "declared_sql", "TEXT NULL"),
     ("stardust_fields", "column_type", "VARCHAR(255) NULL"),
     (
         "stardust_fields",

@@ -104,6 +104,14 @@ pub async fn probe(backend: &Backend, columns: &[&ColumnDef]) -> Result<Vec<Colu
     Ok(shapes)
 }
 
+/// A column definition without its name: the type and each option, as sqlparser prints them.
+fn definition(column: &ColumnDef) -> String {
+    std::iter::once(column.data_type.to_string())
+        .chain(column.options.iter().map(|o| o.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn wire_of(column: &mysql_async::Column) -> Wire {
     Wire {
         column_type: column.column_type() as u8,
@@ -119,7 +127,7 @@ fn shape_of(row: &Row, column: &ColumnDef, wire: Wire) -> ColumnShape {
     let text = |i: usize| row.get::<Option<String>, _>(i).flatten();
     ColumnShape {
         column_type: text(1).unwrap_or_default(),
-        declared_sql: column.data_type.to_string(),
+        declared_sql: definition(column),
         nullable: text(3).as_deref() == Some("YES"),
         default: text(5).filter(|d| d != "NULL"),
         collation: text(2),

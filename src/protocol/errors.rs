@@ -20,6 +20,7 @@ pub fn code_and_state(kind: Kind) -> (u16, [u8; 5]) {
         Kind::CantDrop => (1091, *b"42000"),
         Kind::BadTableName => (1103, *b"42000"),
         Kind::BadColumnName => (1166, *b"42000"),
+        Kind::NotIndexed => (1235, *b"42000"),
         Kind::NoTenant => (1046, *b"3D000"),
         Kind::EmptyQuery => (1065, *b"42000"),
         Kind::Syntax => (1064, *b"42000"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Column, Row, Value};
-use sqlparser::ast::{LimitClause, SelectItem, SetExpr, Statement, TableFactor};
+use sqlparser::ast::Statement;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::session::Session;
@@ -153,23 +153,81 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         statement: &Statement,
     ) -> Result<(), crate::Error> {
         let tenant = self.required_tenant()?;
-        if let Some(table) = metadata_probe(statement, &self.home()) {
-            let catalog = self.catalog(tenant).await?;
-            let model = catalog.model_for_table(&table).cloned().ok_or_else(|| {
-                crate::Error::from(crate::ddl::Error::NoSuchTable {
-                    database: self.home(),
-                    table: table.clone(),
-                })
-            })?;
-            let columns = result_columns(&model, &self.home());
-            return self.answer(&columns, Vec::new()).await;
+        if let Statement::Insert(insert) = statement {
+            return self.insert(tenant, insert).await;
+        }
+        if let Statement::Query(_) = statement {
+            let (text, overrides) = self.rewrite_read(statement.clone()).await?;
+            return self.forward_with(text.as_bytes(), &overrides).await;
         }
         Err(Error::Unsupported(
-            "reading and writing model tables (SELECT with rows, INSERT, UPDATE, DELETE) is not available yet: \
-             it arrives with StarDust's query rewriter"
+            "UPDATE, DELETE and other statements on model tables are not available yet: they arrive with \
+             StarDust's write path"
                 .to_string(),
         )
         .into())
+    }
+
+    /// A read of model tables as backend SQL, with the native metadata of each result column that is one.
+    pub(super) async fn rewrite_read(
+        &mut self,
+        mut statement: Statement,
+    ) -> Result<(String, Vec<Option<Column>>), crate::Error> {
+        let tenant = self.required_tenant()?;
+        let catalog = self.catalog(tenant).await?;
+        let home = self.home();
+        let scope = crate::rewrite::select::Scope {
+            catalog: &catalog,
+            home: &home,
+            allow_scan: self.allow_scan,
+        };
+        let sources = crate::rewrite::select::rewrite(&mut statement, scope)?;
+        let overrides = sources
+            .iter()
+            .map(|source| source.as_ref().map(|s| native_column(s, &home)))
+            .collect();
+        Ok((statement.to_string(), overrides))
+    }
+
+    /// `INSERT INTO model_x …`: the write path, then an OK with the count and the first id.
+    async fn insert(
+        &mut self,
+        tenant: u64,
+        insert: &sqlparser::ast::Insert,
+    ) -> Result<(), crate::Error> {
+        let table = match &insert.table {
+            sqlparser::ast::TableObject::TableName(name) => {
+                match names::table(name, &self.home()) {
+                    names::Table::Virtual(table) => table,
+                    _ => {
+                        return Err(Error::Unsupported(
+                            "INSERT into this table is not supported".to_string(),
+                        )
+                        .into())
+                    }
+                }
+            }
+            _ => return Err(Error::Unsupported("INSERT into a table function".to_string()).into()),
+        };
+        let model = self.model(&table).await?;
+        let written = crate::write::insert(
+            &mut self.conn,
+            &mut self.shadows,
+            &model,
+            tenant,
+            insert,
+            self.status,
+        )
+        .await;
+        self.status = super::relay::backend_status(&self.conn);
+        let written = written?;
+        let outcome = super::wire::Outcome {
+            affected_rows: written.affected_rows,
+            last_insert_id: written.last_insert_id,
+            status: self.status,
+            ..Default::default()
+        };
+        self.wire.ok(&outcome).await.map_err(super::relay::gone)
     }
 
     /// The virtual rows; for admins, with the backend's own answer to the same statement, sorted by name.
@@ -211,41 +269,16 @@ fn row_texts(row: Row) -> Vec<Option<String>> {
         .collect()
 }
 
-/// `SELECT * FROM model_x LIMIT 0` (or a column list): the model table it asks the shape of.
-fn metadata_probe(statement: &Statement, home: &str) -> Option<String> {
-    let Statement::Query(query) = statement else {
-        return None;
+/// The column definition of a model column, as the native column would send it.
+fn native_column(source: &crate::rewrite::select::Source, database: &str) -> Column {
+    use crate::rewrite::select::Source;
+    let (model, index) = match source {
+        Source::Id(model) => (model, 0),
+        Source::Field(model, i) => (model, i + 1),
+        Source::CreatedAt(model) => (model, model.fields.len() + 1),
+        Source::UpdatedAt(model) => (model, model.fields.len() + 2),
     };
-    let limit = match query.limit_clause.as_ref()? {
-        LimitClause::LimitOffset {
-            limit: Some(limit), ..
-        } => limit,
-        LimitClause::OffsetCommaLimit { limit, .. } => limit,
-        _ => return None,
-    };
-    if limit.to_string() != "0" {
-        return None;
-    }
-    let SetExpr::Select(select) = query.body.as_ref() else {
-        return None;
-    };
-    let [from] = select.from.as_slice() else {
-        return None;
-    };
-    if !from.joins.is_empty() || select.selection.is_some() {
-        return None;
-    }
-    let TableFactor::Table { name, .. } = &from.relation else {
-        return None;
-    };
-    // Column lists need the rewriter to map each name; only `*` is answered here.
-    if !matches!(select.projection.as_slice(), [SelectItem::Wildcard(_)]) {
-        return None;
-    }
-    match names::table(name, home) {
-        names::Table::Virtual(table) => Some(table),
-        _ => None,
-    }
+    result_columns(model, database).swap_remove(index)
 }
 
 /// The column definitions a native table with the model's columns would send.

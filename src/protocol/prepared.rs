@@ -48,6 +48,8 @@ const PARAMETER_TYPES: [ColumnType; 27] = {
 /// A statement the client prepared, backed by a statement on the session's backend connection.
 pub struct Prepared {
     pub backend: Statement,
+    /// Native column metadata for model columns in the result (see `relay::stream`).
+    pub overrides: Vec<Option<mysql_async::Column>>,
     /// Parameter types from the last execute that sent them; later executes may omit them.
     types: Vec<(ColumnType, ColumnFlags)>,
     /// COM_STMT_SEND_LONG_DATA chunks by parameter index, consumed by the next execute.
@@ -62,13 +64,14 @@ pub struct Statements {
 }
 
 impl Statements {
-    pub fn add(&mut self, backend: Statement) -> u32 {
+    pub fn add(&mut self, backend: Statement, overrides: Vec<Option<mysql_async::Column>>) -> u32 {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let id = self.next_id;
         self.by_id.insert(
             id,
             Prepared {
                 backend,
+                overrides,
                 types: Vec::new(),
                 long_data: HashMap::new(),
             },

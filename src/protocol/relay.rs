@@ -3,7 +3,7 @@
 
 use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Protocol;
-use mysql_async::{Conn, QueryResult};
+use mysql_async::{Column, Conn, QueryResult};
 use tokio::io::AsyncWrite;
 
 use super::wire::{Outcome, Wire};
@@ -18,14 +18,25 @@ pub enum Encoding {
 
 /// Streams every result set of `result` to the client. The final terminator is written by [`finish`], once
 /// the backend connection is free again and its status flags can be read.
+///
+/// `overrides` replaces the type metadata of the first result set's columns where given: a model column is
+/// described as the native column it stands for, whatever expression the backend computed it with.
 pub async fn stream<P: Protocol, W: AsyncWrite + Unpin>(
     wire: &mut Wire<W>,
     mut result: QueryResult<'_, '_, P>,
     encoding: Encoding,
     status: StatusFlags,
+    overrides: &[Option<Column>],
 ) -> Result<Last, Error> {
+    let mut first = true;
     loop {
-        let columns = result.columns();
+        let columns = result.columns().map(|columns| {
+            if std::mem::take(&mut first) {
+                apply_overrides(&columns, overrides)
+            } else {
+                columns.to_vec()
+            }
+        });
         let last = match columns.as_deref() {
             Some(columns) if !columns.is_empty() => {
                 wire.columns(columns, status).await.map_err(gone)?;
@@ -69,6 +80,24 @@ pub async fn stream<P: Protocol, W: AsyncWrite + Unpin>(
             .await
             .map_err(gone)?;
     }
+}
+
+/// The backend's columns, with the name it gave each kept and the type metadata of its override.
+pub fn apply_overrides(columns: &[Column], overrides: &[Option<Column>]) -> Vec<Column> {
+    if overrides.len() != columns.len() {
+        return columns.to_vec();
+    }
+    columns
+        .iter()
+        .zip(overrides)
+        .map(|(backend, native)| match native {
+            Some(native) => native
+                .clone()
+                .with_name(backend.name_ref())
+                .with_table(backend.table_ref()),
+            None => backend.clone(),
+        })
+        .collect()
 }
 
 /// The last result's terminator, still to be written.

@@ -78,6 +78,8 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             tenant: None,
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
             cancel: CancellationToken::new(),
+            shadows: crate::write::Shadows::default(),
+            allow_scan: false,
         };
         if let Err(e) = session
             .start(login.hello.database.as_deref(), login.hello.collation)
@@ -144,6 +146,10 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     pub(super) status: StatusFlags,
     /// Cancelled by `KILL CONNECTION` from another session.
     cancel: CancellationToken,
+    /// `SET stardust_allow_scan = 1`: filters on unindexed model fields may scan the JSON.
+    pub(super) allow_scan: bool,
+    /// The write path's temporary shadow tables on this session's backend connection.
+    pub(super) shadows: crate::write::Shadows,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
@@ -323,6 +329,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Route::Forward => self.forward(text.as_bytes()).await,
             Route::Use(database) => self.use_database(&database).await,
             Route::SetTenant(tenant) => self.set_tenant(tenant).await,
+            Route::SetAllowScan(allow) => {
+                self.allow_scan = allow;
+                self.ok().await
+            }
             Route::Kill { id, query_only } => self.kill(id, query_only).await,
             Route::ShowDatabases => {
                 let home = self.state.backend.database().as_bytes().to_vec();
@@ -340,8 +350,24 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// Sends text to the backend session and streams every result back.
     pub(super) async fn forward(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
+        self.forward_with(sql, &[]).await
+    }
+
+    /// As `forward`, describing the first result's columns with `overrides` where given.
+    pub(super) async fn forward_with(
+        &mut self,
+        sql: &[u8],
+        overrides: &[Option<Column>],
+    ) -> Result<(), crate::Error> {
         let result = self.conn.query_iter(sql).await?;
-        let last = relay::stream(&mut self.wire, result, Encoding::Text, self.status).await?;
+        let last = relay::stream(
+            &mut self.wire,
+            result,
+            Encoding::Text,
+            self.status,
+            overrides,
+        )
+        .await?;
         self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
         Ok(())
     }
@@ -409,16 +435,23 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     async fn prepare(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
         let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
-        if sql::classify(text, &self.context())? != Route::Forward {
-            return Err(sql::Error::NotSupported(
-                "USE, KILL, SHOW and SET stardust_* cannot be prepared: send them as plain queries"
-                    .to_string(),
-            )
-            .into());
-        }
+        let (text, overrides) = match sql::classify(text, &self.context())? {
+            Route::Forward => (text.to_string(), Vec::new()),
+            Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
+                self.rewrite_read(*statement).await?
+            }
+            _ => {
+                return Err(sql::Error::NotSupported(
+                    "only SELECT on model tables and statements on backend tables can be prepared; send USE, KILL, \
+                     SHOW, DDL, writes to model tables and SET stardust_* as plain queries"
+                        .to_string(),
+                )
+                .into())
+            }
+        };
         let statement = self.conn.prep(text).await?;
-        let id = self.statements.add(statement.clone());
-        let columns = statement.columns();
+        let columns = relay::apply_overrides(&statement.columns(), &overrides);
+        let id = self.statements.add(statement.clone(), overrides);
         self.wire
             .prepared(id, statement.params(), &columns, self.status)
             .await
@@ -430,13 +463,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
         let params = prepared.decode_params(body)?;
         let statement = prepared.backend.clone();
+        let overrides = prepared.overrides.clone();
         let params = if params.is_empty() {
             Params::Empty
         } else {
             Params::Positional(params)
         };
         let result = self.conn.exec_iter(&statement, params).await?;
-        let last = relay::stream(&mut self.wire, result, Encoding::Binary, self.status).await?;
+        let last = relay::stream(
+            &mut self.wire,
+            result,
+            Encoding::Binary,
+            self.status,
+            &overrides,
+        )
+        .await?;
         self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
         Ok(())
     }
@@ -445,7 +486,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     async fn reset(&mut self) -> Result<(), crate::Error> {
         self.conn.reset().await?;
         self.statements.clear();
+        self.shadows.clear();
         self.tenant = None;
+        self.allow_scan = false;
         self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
         let database = self
             .database

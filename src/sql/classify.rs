@@ -33,6 +33,8 @@ pub enum Route {
     Use(String),
     /// `SET stardust_tenant = N`: the tenant an admin acts for on virtual tables.
     SetTenant(u64),
+    /// `SET stardust_allow_scan = 0|1`: whether filters on unindexed model fields may scan the JSON.
+    SetAllowScan(bool),
     /// `KILL [QUERY | CONNECTION] id`, where id is a proxy connection id.
     Kill { id: u64, query_only: bool },
     /// `SHOW DATABASES` for a tenant login: only its database.
@@ -173,9 +175,10 @@ fn route(statement: &Statement, ctx: &Context<'_>) -> Result<Route, Error> {
             id: *id,
             query_only: matches!(modifier, Some(KillType::Query)),
         },
-        Statement::Set(set) => match tenant_assignment(set)? {
-            Some(tenant) => Route::SetTenant(tenant),
-            None => Route::Forward,
+        Statement::Set(set) => match (tenant_assignment(set)?, allow_scan_assignment(set)?) {
+            (Some(tenant), _) => Route::SetTenant(tenant),
+            (None, Some(allow)) => Route::SetAllowScan(allow),
+            (None, None) => Route::Forward,
         },
         Statement::ShowDatabases { .. } if matches!(ctx.role, Role::Tenant(_)) => {
             Route::ShowDatabases
@@ -262,6 +265,26 @@ fn tenant_assignment(set: &Set) -> Result<Option<u64>, Error> {
             "SET stardust_tenant needs a tenant id, a whole number from 1 up (got {value})"
         ))
     })
+}
+
+/// `SET stardust_allow_scan = 0|1`, if that is what `set` is.
+fn allow_scan_assignment(set: &Set) -> Result<Option<bool>, Error> {
+    let (variable, value) = match set {
+        Set::SingleAssignment {
+            variable, values, ..
+        } if values.len() == 1 => (variable, &values[0]),
+        _ => return Ok(None),
+    };
+    if !last_part(variable).eq_ignore_ascii_case("stardust_allow_scan") {
+        return Ok(None);
+    }
+    match value.to_string().to_ascii_uppercase().as_str() {
+        "1" | "ON" | "TRUE" => Ok(Some(true)),
+        "0" | "OFF" | "FALSE" => Ok(Some(false)),
+        other => Err(Error::NotSupported(format!(
+            "SET stardust_allow_scan takes 0 or 1 (got {other})"
+        ))),
+    }
 }
 
 /// The unquoted last part of a dotted name.

@@ -15,3 +15,4 @@ mod packets;
 mod passthrough;
 mod policy;
 mod prepared;
+mod rows;

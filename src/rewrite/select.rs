@@ -1,0 +1,402 @@
+//! Reads of model tables by substitution: each `model_x` reference becomes a derived table over `entry_data`
+//! and the slot pages its fields live on, restricted to the tenant, the model and live entries. The backend
+//! merges the derived table into the query, so a filter on an indexed field reads the slot's
+//! `(tenant_id, slot)` index. Every other part of the statement — projection, joins, grouping, ordering,
+//! subqueries — is left to the backend unchanged.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use sqlparser::ast::{
+    visit_expressions, Expr, Ident, JoinConstraint, JoinOperator, Query, SelectItem, SetExpr,
+    Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
+};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+
+use super::Error;
+use crate::catalog::{Family, Field, Model, TenantCatalog};
+use crate::sql::names::{self, Table};
+use crate::sql::quote_identifier;
+use crate::write::payload_path;
+
+/// Where a top-level result column comes from, so its metadata can be that of the native column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Id(Arc<Model>),
+    Field(Arc<Model>, usize),
+    CreatedAt(Arc<Model>),
+    UpdatedAt(Arc<Model>),
+}
+
+/// What the rewrite needs besides the statement.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub catalog: &'a TenantCatalog,
+    /// The home database, where model tables live.
+    pub home: &'a str,
+    /// `SET stardust_allow_scan = 1`: filters on unindexed fields may scan the JSON.
+    pub allow_scan: bool,
+}
+
+/// Rewrites every model table reference in `statement`; returns, for each top-level result column, its source
+/// when it is a model column (empty when the projection's width cannot be known, e.g. `*` over a join).
+pub fn rewrite(statement: &mut Statement, scope: Scope<'_>) -> Result<Vec<Option<Source>>, Error> {
+    let sources = match statement {
+        Statement::Query(query) => top_sources(query, scope)?,
+        _ => Vec::new(),
+    };
+    let mut visitor = Substitute {
+        scope,
+        failure: None,
+    };
+    let _ = statement.visit(&mut visitor);
+    match visitor.failure {
+        Some(e) => Err(e),
+        None => Ok(sources),
+    }
+}
+
+struct Substitute<'a> {
+    scope: Scope<'a>,
+    failure: Option<Error>,
+}
+
+impl VisitorMut for Substitute<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = query.body.as_ref() {
+            let models = models_in(&select.from, self.scope);
+            let mut filters: Vec<&Expr> = select
+                .selection
+                .iter()
+                .chain(select.having.iter())
+                .collect();
+            for table in &select.from {
+                for join in &table.joins {
+                    if let Some(JoinConstraint::On(on)) = constraint(&join.join_operator) {
+                        filters.push(on);
+                    }
+                }
+            }
+            if let Err(e) = check_filters(&filters, &models, self.scope) {
+                self.failure = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    // After the children, so the derived table put in place is not visited again.
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        let TableFactor::Table { name, alias, .. } = factor else {
+            return ControlFlow::Continue(());
+        };
+        let Table::Virtual(table) = names::table(name, self.scope.home) else {
+            return ControlFlow::Continue(());
+        };
+        let result = model(&table, self.scope)
+            .and_then(|model| source_query(&model, self.scope.catalog.tenant));
+        match result {
+            Ok(subquery) => {
+                let alias = alias.clone().unwrap_or(TableAlias {
+                    explicit: true,
+                    name: Ident::new(table),
+                    columns: Vec::new(),
+                    at: None,
+                });
+                *factor = TableFactor::Derived {
+                    lateral: false,
+                    subquery: Box::new(subquery),
+                    alias: Some(alias),
+                    sample: None,
+                };
+                ControlFlow::Continue(())
+            }
+            Err(e) => {
+                self.failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
+fn constraint(operator: &JoinOperator) -> Option<&JoinConstraint> {
+    match operator {
+        JoinOperator::Join(c)
+        | JoinOperator::Inner(c)
+        | JoinOperator::Left(c)
+        | JoinOperator::LeftOuter(c)
+        | JoinOperator::Right(c)
+        | JoinOperator::RightOuter(c)
+        | JoinOperator::CrossJoin(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn model(table: &str, scope: Scope<'_>) -> Result<Arc<Model>, Error> {
+    scope
+        .catalog
+        .model_for_table(table)
+        .cloned()
+        .ok_or_else(|| Error::NoSuchTable {
+            database: scope.home.to_string(),
+            table: table.to_string(),
+        })
+}
+
+/// The models a SELECT's FROM clause names, with the name each is known by (alias or table).
+fn models_in(
+    from: &[sqlparser::ast::TableWithJoins],
+    scope: Scope<'_>,
+) -> Vec<(String, Arc<Model>)> {
+    let factors = from
+        .iter()
+        .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)));
+    factors
+        .filter_map(|factor| match factor {
+            TableFactor::Table { name, alias, .. } => match names::table(name, scope.home) {
+                Table::Virtual(table) => {
+                    let known = alias
+                        .as_ref()
+                        .map(|a| a.name.value.clone())
+                        .unwrap_or_else(|| table.clone());
+                    scope
+                        .catalog
+                        .model_for_table(&table)
+                        .map(|m| (known, m.clone()))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// A filter on a field without a readable slot would scan every entry's JSON: refused unless scans are allowed.
+fn check_filters(
+    filters: &[&Expr],
+    models: &[(String, Arc<Model>)],
+    scope: Scope<'_>,
+) -> Result<(), Error> {
+    if scope.allow_scan || models.is_empty() {
+        return Ok(());
+    }
+    let mut named = BTreeSet::new();
+    for filter in filters {
+        let _ = visit_expressions(*filter, |expr| {
+            match expr {
+                Expr::Identifier(ident) => {
+                    named.insert((None, ident.value.to_ascii_lowercase()));
+                }
+                Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                    let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
+                    named.insert((
+                        Some(qualifier),
+                        parts[parts.len() - 1].value.to_ascii_lowercase(),
+                    ));
+                }
+                _ => {}
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    for (qualifier, column) in named {
+        for (known, model) in models {
+            if qualifier
+                .as_ref()
+                .is_some_and(|q| !q.eq_ignore_ascii_case(known))
+            {
+                continue;
+            }
+            if let Some(field) = model.field(&column) {
+                let indexed = field.slot.as_ref().is_some_and(|s| s.status.readable());
+                if !indexed {
+                    return Err(Error::NotIndexed {
+                        field: field.name.clone(),
+                        table: model.table_name(),
+                        backfilling: field.slot.is_some(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The derived table standing in for a model: its columns in order, from slots where they are exact, else
+/// from the JSON payload, typed as declared.
+fn source_query(model: &Model, tenant: u64) -> Result<Query, Error> {
+    let mut columns = vec!["e.id AS `id`".to_string()];
+    let mut pages = BTreeSet::new();
+    for field in &model.fields {
+        let (expr, page) = field_expression(field);
+        if let Some(page) = page {
+            pages.insert(page);
+        }
+        columns.push(format!("{expr} AS {}", quote_identifier(&field.name)));
+    }
+    columns.push("e.created_at AS `created_at`".to_string());
+    columns.push("e.updated_at AS `updated_at`".to_string());
+    let mut sql = format!("SELECT {} FROM entry_data AS e", columns.join(", "));
+    for (page, table) in &pages {
+        sql.push_str(&format!(
+            " LEFT JOIN `{table}` AS p{page} ON p{page}.entry_id = e.id AND p{page}.tenant_id = {tenant}"
+        ));
+    }
+    sql.push_str(&format!(
+        " WHERE e.tenant_id = {tenant} AND e.model_id = {} AND e.deleted_at IS NULL",
+        model.id
+    ));
+    let mut parsed =
+        Parser::parse_sql(&MySqlDialect {}, &sql).map_err(|e| Error::Build(e.to_string()))?;
+    match parsed.pop() {
+        Some(Statement::Query(query)) => Ok(*query),
+        _ => Err(Error::Build(
+            "the model's source is not a query".to_string(),
+        )),
+    }
+}
+
+/// A field's value expression, and the page it reads from (number, table) when it reads a slot.
+fn field_expression(field: &Field) -> (String, Option<(u32, String)>) {
+    let column_type = field.shape.column_type.to_ascii_lowercase();
+    let base = column_type
+        .split(['(', ' '])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if let (Some(family), Some(slot)) = (
+        field.family,
+        field.slot.as_ref().filter(|s| s.status.readable()),
+    ) {
+        let slot_expr = format!("p{}.{}", slot.page, slot.column);
+        let exact = match family {
+            Family::Str => [
+                "char",
+                "varchar",
+                "tinytext",
+                "text",
+                "mediumtext",
+                "longtext",
+            ]
+            .contains(&base.as_str()),
+            Family::Int => true,
+            Family::Num => base == "double",
+            Family::Dt => column_type == "datetime" || column_type == "timestamp" || base == "date",
+        };
+        if exact {
+            let expr = if base == "date" {
+                format!("CAST({slot_expr} AS DATE)")
+            } else {
+                slot_expr
+            };
+            return (expr, Some((slot.page, slot.table.clone())));
+        }
+    }
+    let raw = format!("JSON_EXTRACT(e.fields, '{}')", payload_path(field));
+    let text = format!("JSON_UNQUOTE({raw})");
+    let expr = match field.family {
+        None => raw,
+        Some(Family::Str) => text,
+        Some(Family::Int) if column_type.contains("unsigned") => {
+            format!("CAST({text} AS UNSIGNED)")
+        }
+        Some(Family::Int) => format!("CAST({text} AS SIGNED)"),
+        Some(Family::Num) if base == "decimal" || base == "numeric" => {
+            let precision = column_type
+                .trim_start_matches(base.as_str())
+                .trim_end_matches(" unsigned");
+            let precision = if precision.starts_with('(') {
+                precision.to_string()
+            } else {
+                "(10,0)".to_string()
+            };
+            format!("CAST({text} AS DECIMAL{precision})")
+        }
+        Some(Family::Num) => format!("({text} + 0E0)"),
+        Some(Family::Dt) if base == "date" => format!("CAST({text} AS DATE)"),
+        Some(Family::Dt) => {
+            let fsp = column_type
+                .split_once('(')
+                .map(|(_, rest)| rest.trim_end_matches(')'))
+                .unwrap_or("0");
+            format!("CAST({text} AS DATETIME({fsp}))")
+        }
+    };
+    (expr, None)
+}
+
+/// The source of each top-level result column.
+fn top_sources(query: &Query, scope: Scope<'_>) -> Result<Vec<Option<Source>>, Error> {
+    set_sources(query.body.as_ref(), scope)
+}
+
+/// A UNION's columns are a model's columns only where every branch selects that same column.
+fn set_sources(body: &SetExpr, scope: Scope<'_>) -> Result<Vec<Option<Source>>, Error> {
+    let select = match body {
+        SetExpr::Select(select) => select,
+        SetExpr::Query(query) => return top_sources(query, scope),
+        SetExpr::SetOperation { left, right, .. } => {
+            let (left, right) = (set_sources(left, scope)?, set_sources(right, scope)?);
+            return Ok(if left == right { left } else { Vec::new() });
+        }
+        _ => return Ok(Vec::new()),
+    };
+    let models = models_in(&select.from, scope);
+    let single = select.from.len() == 1 && select.from[0].joins.is_empty();
+    let mut sources = Vec::new();
+    for item in &select.projection {
+        match item {
+            SelectItem::Wildcard(_) if single && models.len() == 1 => {
+                sources.extend(all_columns(&models[0].1))
+            }
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => return Ok(Vec::new()),
+            SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
+                sources.push(column_source(expr, &models));
+            }
+            SelectItem::ExprWithAliases { .. } => sources.push(None),
+        }
+    }
+    Ok(sources)
+}
+
+fn all_columns(model: &Arc<Model>) -> Vec<Option<Source>> {
+    let mut all = vec![Some(Source::Id(model.clone()))];
+    all.extend((0..model.fields.len()).map(|i| Some(Source::Field(model.clone(), i))));
+    all.push(Some(Source::CreatedAt(model.clone())));
+    all.push(Some(Source::UpdatedAt(model.clone())));
+    all
+}
+
+/// A bare (possibly qualified) column of exactly one model in scope.
+fn column_source(expr: &Expr, models: &[(String, Arc<Model>)]) -> Option<Source> {
+    let (qualifier, name) = match expr {
+        Expr::Identifier(ident) => (None, ident.value.as_str()),
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => (
+            Some(parts[parts.len() - 2].value.as_str()),
+            parts[parts.len() - 1].value.as_str(),
+        ),
+        _ => return None,
+    };
+    let candidates: Vec<Source> = models
+        .iter()
+        .filter(|(known, _)| qualifier.is_none_or(|q| q.eq_ignore_ascii_case(known)))
+        .filter_map(|(_, model)| match name.to_ascii_lowercase().as_str() {
+            "id" => Some(Source::Id(model.clone())),
+            "created_at" => Some(Source::CreatedAt(model.clone())),
+            "updated_at" => Some(Source::UpdatedAt(model.clone())),
+            _ => model
+                .fields
+                .iter()
+                .position(|f| f.name.eq_ignore_ascii_case(name))
+                .map(|i| Source::Field(model.clone(), i)),
+        })
+        .collect();
+    match candidates.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}

@@ -1,0 +1,339 @@
+//! `INSERT INTO model_x [(cols)] VALUES (…), …`: values coerced through the shadow table, then the entries and
+//! their slot rows written in multi-row statements of at most [`CHUNK`] rows, all in one transaction (or, inside
+//! the client's transaction, under a savepoint, so the statement is atomic either way).
+
+use std::collections::BTreeMap;
+
+use mysql_async::consts::StatusFlags;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Params, Row, Value};
+use sqlparser::ast::{Expr, Insert, SetExpr, TableObject};
+
+use super::payload::payload;
+use super::shadow::{table_name, Shadows};
+use super::{Error, Written};
+use crate::catalog::{Field, Model};
+use crate::sql::quote_identifier;
+
+/// Rows per backend statement.
+pub const CHUNK: usize = 500;
+
+/// Where each inserted value goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Id,
+    CreatedAt,
+    UpdatedAt,
+    Field(usize),
+    /// A name the model does not have: passed to the shadow table, so the backend reports it in its own words.
+    Unknown(String),
+}
+
+impl Target {
+    fn shadow_column(&self, model: &Model) -> Option<String> {
+        match self {
+            Target::Id => None,
+            Target::CreatedAt => Some("`created_at`".to_string()),
+            Target::UpdatedAt => Some("`updated_at`".to_string()),
+            Target::Field(i) => Some(quote_identifier(&model.fields[*i].name)),
+            Target::Unknown(name) => Some(quote_identifier(name)),
+        }
+    }
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    shadows: &mut Shadows,
+    model: &Model,
+    tenant: u64,
+    insert: &Insert,
+    status: StatusFlags,
+) -> Result<Written, Error> {
+    let rows = values_of(insert)?;
+    let targets = targets(model, insert)?;
+    let shadow = shadows.ensure(conn, model).await?;
+    let in_transaction = status.contains(StatusFlags::SERVER_STATUS_IN_TRANS);
+    conn.query_drop(if in_transaction {
+        "SAVEPOINT stardust_statement"
+    } else {
+        "START TRANSACTION"
+    })
+    .await?;
+    let written = write(conn, &shadow, model, tenant, &targets, &rows).await;
+    let finish = match (&written, in_transaction) {
+        (Ok(_), true) => "RELEASE SAVEPOINT stardust_statement",
+        (Ok(_), false) => "COMMIT",
+        (Err(_), true) => "ROLLBACK TO SAVEPOINT stardust_statement",
+        (Err(_), false) => "ROLLBACK",
+    };
+    conn.query_drop(finish).await?;
+    written.map_err(|e| rename_shadow(e, model))
+}
+
+fn values_of(insert: &Insert) -> Result<Vec<&[Expr]>, Error> {
+    let unsupported = |what: &str| {
+        Err(Error::NotSupported(format!(
+            "{what} is not supported on model tables yet"
+        )))
+    };
+    if insert.ignore {
+        return unsupported("INSERT IGNORE");
+    }
+    if insert.replace_into {
+        return unsupported("REPLACE");
+    }
+    if insert.on.is_some() {
+        return unsupported("INSERT … ON DUPLICATE KEY UPDATE");
+    }
+    if !insert.assignments.is_empty() {
+        return unsupported("INSERT … SET");
+    }
+    let Some(source) = insert.source.as_ref() else {
+        return unsupported("INSERT without VALUES");
+    };
+    match source.body.as_ref() {
+        SetExpr::Values(values) => Ok(values
+            .rows
+            .iter()
+            .map(|row| row.content.as_slice())
+            .collect()),
+        _ => unsupported("INSERT … SELECT"),
+    }
+}
+
+/// The column each value goes to: the column list, or every column of the table in order.
+fn targets(model: &Model, insert: &Insert) -> Result<Vec<Target>, Error> {
+    let TableObject::TableName(_) = &insert.table else {
+        return Err(Error::NotSupported(
+            "INSERT INTO a table function".to_string(),
+        ));
+    };
+    if insert.columns.is_empty() {
+        let mut all = vec![Target::Id];
+        all.extend((0..model.fields.len()).map(Target::Field));
+        all.extend([Target::CreatedAt, Target::UpdatedAt]);
+        return Ok(all);
+    }
+    // Unknown and repeated columns, and rows of the wrong length, reach the shadow table as written: the
+    // backend rejects them with its own codes and messages.
+    let targets = insert
+        .columns
+        .iter()
+        .map(|column| {
+            let name = column
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.clone())
+                .unwrap_or_default();
+            match name.to_ascii_lowercase().as_str() {
+                "id" => Target::Id,
+                "created_at" => Target::CreatedAt,
+                "updated_at" => Target::UpdatedAt,
+                _ => model
+                    .fields
+                    .iter()
+                    .position(|f| f.name.eq_ignore_ascii_case(&name))
+                    .map_or(Target::Unknown(name), Target::Field),
+            }
+        })
+        .collect();
+    Ok(targets)
+}
+
+/// `id` is assigned by StarDust: only NULL, 0 or DEFAULT may be given for it, as for AUTO_INCREMENT.
+fn check_id(value: &Expr) -> Result<(), Error> {
+    let text = value.to_string().to_ascii_uppercase();
+    if matches!(text.as_str(), "NULL" | "0" | "DEFAULT") {
+        return Ok(());
+    }
+    Err(Error::NotSupported(
+        "explicit `id` values are not supported: StarDust assigns ids (give NULL or leave the column out)".to_string(),
+    ))
+}
+
+async fn write(
+    conn: &mut Conn,
+    shadow: &str,
+    model: &Model,
+    tenant: u64,
+    targets: &[Target],
+    rows: &[&[Expr]],
+) -> Result<Written, Error> {
+    let mut written = Written::default();
+    for chunk in rows.chunks(CHUNK) {
+        let coerced = coerce(conn, shadow, model, targets, chunk).await?;
+        let first = insert_entries(conn, model, tenant, &coerced).await?;
+        write_slots(conn, model, tenant, first, &coerced).await?;
+        if written.last_insert_id == 0 {
+            written.last_insert_id = first;
+        }
+        written.affected_rows += coerced.len() as u64;
+    }
+    Ok(written)
+}
+
+/// A row as the backend coerced it: timestamps and each field's value as text.
+struct Coerced {
+    created_at: String,
+    updated_at: String,
+    values: Vec<Option<String>>,
+}
+
+/// Runs the values through the shadow table and reads them back as the backend stored them.
+async fn coerce(
+    conn: &mut Conn,
+    shadow: &str,
+    model: &Model,
+    targets: &[Target],
+    rows: &[&[Expr]],
+) -> Result<Vec<Coerced>, Error> {
+    conn.query_drop(format!("DELETE FROM `{shadow}`")).await?;
+    let columns: Vec<String> = targets
+        .iter()
+        .filter_map(|t| t.shadow_column(model))
+        .collect();
+    let mut tuples = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = Vec::with_capacity(row.len());
+        for (i, value) in row.iter().enumerate() {
+            match targets.get(i) {
+                Some(Target::Id) => check_id(value)?,
+                _ => values.push(value.to_string()),
+            }
+        }
+        tuples.push(format!("({})", values.join(", ")));
+    }
+    conn.query_drop(format!(
+        "INSERT INTO `{shadow}` ({}) VALUES {}",
+        columns.join(", "),
+        tuples.join(", ")
+    ))
+    .await?;
+    let fields: Vec<String> = model
+        .fields
+        .iter()
+        .map(|f| quote_identifier(&f.name))
+        .collect();
+    let mut select =
+        "SELECT DATE_FORMAT(COALESCE(created_at, UTC_TIMESTAMP()), '%Y-%m-%d %H:%i:%s'), \
+                      DATE_FORMAT(COALESCE(updated_at, UTC_TIMESTAMP()), '%Y-%m-%d %H:%i:%s')"
+            .to_string();
+    for field in &fields {
+        select.push_str(", ");
+        select.push_str(field);
+    }
+    select.push_str(&format!(" FROM `{shadow}` ORDER BY `__seq`"));
+    let read: Vec<Row> = conn.query(select).await?;
+    Ok(read
+        .into_iter()
+        .map(|row| coerced(row, model.fields.len()))
+        .collect())
+}
+
+fn coerced(row: Row, fields: usize) -> Coerced {
+    let text = |i: usize| match row.as_ref(i) {
+        Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+        Some(Value::NULL) | None => None,
+        Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    };
+    Coerced {
+        created_at: text(0).unwrap_or_default(),
+        updated_at: text(1).unwrap_or_default(),
+        values: (0..fields).map(|i| text(i + 2)).collect(),
+    }
+}
+
+/// Inserts the entries in one multi-row statement; returns the first id (the ids of one statement are
+/// consecutive).
+async fn insert_entries(
+    conn: &mut Conn,
+    model: &Model,
+    tenant: u64,
+    rows: &[Coerced],
+) -> Result<u64, Error> {
+    let placeholders = vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ");
+    let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 5);
+    for row in rows {
+        params.push(tenant.into());
+        params.push(model.id.into());
+        params.push(row.created_at.as_str().into());
+        params.push(row.updated_at.as_str().into());
+        params.push(payload(&model.fields, &row.values).into());
+    }
+    conn.exec_drop(
+        format!("INSERT INTO entry_data (tenant_id, model_id, created_at, updated_at, fields) VALUES {placeholders}"),
+        Params::Positional(params),
+    )
+    .await?;
+    Ok(conn.last_insert_id().unwrap_or(0))
+}
+
+/// Writes each live slot's value into its page; entries whose filterable fields have no live slot yet are
+/// queued for the Reconciler.
+async fn write_slots(
+    conn: &mut Conn,
+    model: &Model,
+    tenant: u64,
+    first: u64,
+    rows: &[Coerced],
+) -> Result<(), Error> {
+    let mut pages: BTreeMap<&str, Vec<(usize, &Field)>> = BTreeMap::new();
+    for (i, field) in model.fields.iter().enumerate() {
+        if let Some(slot) = &field.slot {
+            pages
+                .entry(slot.table.as_str())
+                .or_default()
+                .push((i, field));
+        }
+    }
+    for (table, fields) in &pages {
+        let columns: Vec<&str> = fields
+            .iter()
+            .filter_map(|(_, f)| f.slot.as_ref().map(|s| s.column.as_str()))
+            .collect();
+        let row_marks = format!("(?, ?{})", ", ?".repeat(columns.len()));
+        let placeholders = vec![row_marks.as_str(); rows.len()].join(", ");
+        let mut params: Vec<Value> = Vec::with_capacity(rows.len() * (columns.len() + 2));
+        for (n, row) in rows.iter().enumerate() {
+            params.push((first + n as u64).into());
+            params.push(tenant.into());
+            for (i, _) in fields {
+                params.push(row.values[*i].clone().into());
+            }
+        }
+        conn.exec_drop(
+            format!(
+                "INSERT INTO `{table}` (entry_id, tenant_id, {}) VALUES {placeholders}",
+                columns.join(", ")
+            ),
+            Params::Positional(params),
+        )
+        .await?;
+    }
+    if model
+        .fields
+        .iter()
+        .any(|f| f.filterable && f.slot.is_none())
+    {
+        let placeholders = vec!["(?, UTC_TIMESTAMP())"; rows.len()].join(", ");
+        let ids: Vec<Value> = (0..rows.len()).map(|n| (first + n as u64).into()).collect();
+        conn.exec_drop(
+            format!("INSERT IGNORE INTO stardust_sync_queue (entry_id, created_at) VALUES {placeholders}"),
+            Params::Positional(ids),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Coercion errors name the shadow table; they should name the model table the user wrote to.
+fn rename_shadow(error: Error, model: &Model) -> Error {
+    match error {
+        Error::Backend(crate::backend::Error::Server(mut e)) => {
+            e.message = e.message.replace(&table_name(model), &model.table_name());
+            Error::Backend(crate::backend::Error::Server(e))
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,89 @@
+//! The JSON payload of an entry: one member per non-NULL field, keyed by the field's id (so that renaming a
+//! column moves nothing, and a dropped-then-re-added column never shows the old values).
+
+use serde_json::{Map, Value};
+
+use crate::catalog::{Family, Field};
+
+/// The member name of a field in `entry_data.fields`.
+pub fn key(field: &Field) -> String {
+    field.id.to_string()
+}
+
+/// The JSON path of a field, for JSON_EXTRACT.
+pub fn path(field: &Field) -> String {
+    format!("$.\"{}\"", field.id)
+}
+
+/// A coerced value, as the backend printed it, in its stored JSON form: integers as numbers; JSON as JSON;
+/// everything else as the exact text (DECIMAL keeps its scale, dates their format).
+pub fn json_value(field: &Field, text: &str) -> Value {
+    match field.family {
+        Some(Family::Int) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| text.parse::<u64>().map(Value::from))
+            .unwrap_or_else(|_| Value::String(text.to_string())),
+        Some(_) => Value::String(text.to_string()),
+        None => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())),
+    }
+}
+
+/// The payload of one row: `values[i]` is the coerced text of `fields[i]`, `None` for NULL (left out).
+pub fn payload(fields: &[Field], values: &[Option<String>]) -> String {
+    let mut object = Map::new();
+    for (field, value) in fields.iter().zip(values) {
+        if let Some(text) = value {
+            object.insert(key(field), json_value(field, text));
+        }
+    }
+    Value::Object(object).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::ColumnShape;
+
+    fn field(id: i64, family: Option<Family>) -> Field {
+        Field {
+            id,
+            name: format!("f{id}"),
+            family,
+            filterable: false,
+            index_name: None,
+            ordinal: id as u32,
+            shape: ColumnShape::default(),
+            slot: None,
+        }
+    }
+
+    #[test]
+    fn payloads_keep_exact_values_and_skip_nulls() {
+        let fields = [
+            field(1, Some(Family::Int)),
+            field(2, Some(Family::Num)),
+            field(3, Some(Family::Str)),
+            field(4, None),
+            field(5, Some(Family::Dt)),
+            field(6, Some(Family::Int)),
+        ];
+        let values = [
+            Some("-42".to_string()),
+            Some("12.50".to_string()),
+            Some("it's \"quoted\"".to_string()),
+            Some("{\"a\": [1, null]}".to_string()),
+            None,
+            Some("18446744073709551615".to_string()),
+        ];
+        let text = payload(&fields, &values);
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["1"], Value::from(-42));
+        assert_eq!(parsed["2"], Value::from("12.50"));
+        assert_eq!(parsed["3"], Value::from("it's \"quoted\""));
+        assert_eq!(parsed["4"]["a"][1], Value::Null);
+        assert!(parsed.get("5").is_none(), "NULL is left out");
+        assert_eq!(parsed["6"], Value::from(u64::MAX));
+        assert_eq!(path(&fields[0]), "$.\"1\"");
+    }
+}
