@@ -3,13 +3,17 @@
 //! temporary "shadow" table declared with the model's own column definitions, so defaults, NOT NULL, lengths
 //! and conversions behave — and fail, with MySQL's own codes and messages — exactly as on a native table.
 
+mod delete;
 mod insert;
 mod payload;
 mod shadow;
+mod update;
 
+pub use delete::delete;
 pub use insert::insert;
 pub use payload::path as payload_path;
 pub use shadow::Shadows;
+pub use update::{update, Updated};
 
 use crate::error::Kind;
 
@@ -41,4 +45,37 @@ impl Error {
 pub struct Written {
     pub affected_rows: u64,
     pub last_insert_id: u64,
+}
+
+/// Opens the statement's atomic unit: a transaction, or a savepoint inside the client's own transaction.
+async fn begin(
+    conn: &mut mysql_async::Conn,
+    status: mysql_async::consts::StatusFlags,
+) -> Result<bool, Error> {
+    use mysql_async::prelude::Queryable;
+    let in_transaction = status.contains(mysql_async::consts::StatusFlags::SERVER_STATUS_IN_TRANS);
+    conn.query_drop(if in_transaction {
+        "SAVEPOINT stardust_statement"
+    } else {
+        "START TRANSACTION"
+    })
+    .await?;
+    Ok(in_transaction)
+}
+
+/// Closes what [`begin`] opened: kept if the statement succeeded, undone if it failed.
+async fn finish(
+    conn: &mut mysql_async::Conn,
+    in_transaction: bool,
+    succeeded: bool,
+) -> Result<(), Error> {
+    use mysql_async::prelude::Queryable;
+    let statement = match (succeeded, in_transaction) {
+        (true, true) => "RELEASE SAVEPOINT stardust_statement",
+        (true, false) => "COMMIT",
+        (false, true) => "ROLLBACK TO SAVEPOINT stardust_statement",
+        (false, false) => "ROLLBACK",
+    };
+    conn.query_drop(statement).await?;
+    Ok(())
 }

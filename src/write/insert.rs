@@ -52,21 +52,9 @@ pub async fn insert(
     let rows = values_of(insert)?;
     let targets = targets(model, insert)?;
     let shadow = shadows.ensure(conn, model).await?;
-    let in_transaction = status.contains(StatusFlags::SERVER_STATUS_IN_TRANS);
-    conn.query_drop(if in_transaction {
-        "SAVEPOINT stardust_statement"
-    } else {
-        "START TRANSACTION"
-    })
-    .await?;
+    let in_transaction = super::begin(conn, status).await?;
     let written = write(conn, &shadow, model, tenant, &targets, &rows).await;
-    let finish = match (&written, in_transaction) {
-        (Ok(_), true) => "RELEASE SAVEPOINT stardust_statement",
-        (Ok(_), false) => "COMMIT",
-        (Err(_), true) => "ROLLBACK TO SAVEPOINT stardust_statement",
-        (Err(_), false) => "ROLLBACK",
-    };
-    conn.query_drop(finish).await?;
+    super::finish(conn, in_transaction, written.is_ok()).await?;
     written.map_err(|e| rename_shadow(e, model))
 }
 
@@ -164,7 +152,8 @@ async fn write(
     for chunk in rows.chunks(CHUNK) {
         let coerced = coerce(conn, shadow, model, targets, chunk).await?;
         let first = insert_entries(conn, model, tenant, &coerced).await?;
-        write_slots(conn, model, tenant, first, &coerced).await?;
+        let ids: Vec<u64> = (0..coerced.len() as u64).map(|n| first + n).collect();
+        write_slots(conn, model, tenant, &ids, &coerced, false).await?;
         if written.last_insert_id == 0 {
             written.last_insert_id = first;
         }
@@ -174,10 +163,10 @@ async fn write(
 }
 
 /// A row as the backend coerced it: timestamps and each field's value as text.
-struct Coerced {
-    created_at: String,
-    updated_at: String,
-    values: Vec<Option<String>>,
+pub(super) struct Coerced {
+    pub created_at: String,
+    pub updated_at: String,
+    pub values: Vec<Option<String>>,
 }
 
 /// Runs the values through the shadow table and reads them back as the backend stored them.
@@ -231,7 +220,7 @@ async fn coerce(
         .collect())
 }
 
-fn coerced(row: Row, fields: usize) -> Coerced {
+pub(super) fn coerced(row: Row, fields: usize) -> Coerced {
     let text = |i: usize| match row.as_ref(i) {
         Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
         Some(Value::NULL) | None => None,
@@ -269,14 +258,15 @@ async fn insert_entries(
     Ok(conn.last_insert_id().unwrap_or(0))
 }
 
-/// Writes each live slot's value into its page; entries whose filterable fields have no live slot yet are
-/// queued for the Reconciler.
-async fn write_slots(
+/// Writes each live slot's value into its page (replacing what is there with `replace`); entries whose
+/// filterable fields have no live slot yet are queued for the Reconciler.
+pub(super) async fn write_slots(
     conn: &mut Conn,
     model: &Model,
     tenant: u64,
-    first: u64,
+    ids: &[u64],
     rows: &[Coerced],
+    replace: bool,
 ) -> Result<(), Error> {
     let mut pages: BTreeMap<&str, Vec<(usize, &Field)>> = BTreeMap::new();
     for (i, field) in model.fields.iter().enumerate() {
@@ -295,21 +285,25 @@ async fn write_slots(
         let row_marks = format!("(?, ?{})", ", ?".repeat(columns.len()));
         let placeholders = vec![row_marks.as_str(); rows.len()].join(", ");
         let mut params: Vec<Value> = Vec::with_capacity(rows.len() * (columns.len() + 2));
-        for (n, row) in rows.iter().enumerate() {
-            params.push((first + n as u64).into());
+        for (id, row) in ids.iter().zip(rows) {
+            params.push((*id).into());
             params.push(tenant.into());
             for (i, _) in fields {
                 params.push(row.values[*i].clone().into());
             }
         }
-        conn.exec_drop(
-            format!(
-                "INSERT INTO `{table}` (entry_id, tenant_id, {}) VALUES {placeholders}",
-                columns.join(", ")
-            ),
-            Params::Positional(params),
-        )
-        .await?;
+        let mut sql = format!(
+            "INSERT INTO `{table}` (entry_id, tenant_id, {}) VALUES {placeholders}",
+            columns.join(", ")
+        );
+        if replace {
+            let updates: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{c} = VALUES({c})"))
+                .collect();
+            sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", ")));
+        }
+        conn.exec_drop(sql, Params::Positional(params)).await?;
     }
     if model
         .fields
@@ -317,7 +311,7 @@ async fn write_slots(
         .any(|f| f.filterable && f.slot.is_none())
     {
         let placeholders = vec!["(?, UTC_TIMESTAMP())"; rows.len()].join(", ");
-        let ids: Vec<Value> = (0..rows.len()).map(|n| (first + n as u64).into()).collect();
+        let ids: Vec<Value> = ids.iter().map(|id| (*id).into()).collect();
         conn.exec_drop(
             format!("INSERT IGNORE INTO stardust_sync_queue (entry_id, created_at) VALUES {placeholders}"),
             Params::Positional(ids),
@@ -328,7 +322,7 @@ async fn write_slots(
 }
 
 /// Coercion errors name the shadow table; they should name the model table the user wrote to.
-fn rename_shadow(error: Error, model: &Model) -> Error {
+pub(super) fn rename_shadow(error: Error, model: &Model) -> Error {
     match error {
         Error::Backend(crate::backend::Error::Server(mut e)) => {
             e.message = e.message.replace(&table_name(model), &model.table_name());

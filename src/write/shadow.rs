@@ -33,6 +33,8 @@ impl Shadows {
             .await?;
         let mut columns = vec![
             "`__seq` INT NOT NULL AUTO_INCREMENT PRIMARY KEY".to_string(),
+            // The entry an UPDATE loaded the row from; NULL for rows an INSERT brings.
+            "`__id` BIGINT UNSIGNED NULL".to_string(),
             "`created_at` DATETIME NULL".to_string(),
             "`updated_at` DATETIME NULL".to_string(),
         ];

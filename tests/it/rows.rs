@@ -261,3 +261,55 @@ async fn tenants_never_see_each_others_rows() {
         .unwrap();
     assert_eq!(ours, Some(5));
 }
+
+#[tokio::test]
+async fn updates_and_deletes_match_the_native_twin() {
+    let (proxy, mut ours, mut theirs) = twins().await;
+    let statements = [
+        "UPDATE model_item SET qty = qty + 1 WHERE qty > 0",
+        "UPDATE model_item SET price = price * 2, note = CONCAT(name, '!') WHERE name LIKE 'a%'",
+        "UPDATE model_item SET qty = 10 WHERE qty = 11",
+        "UPDATE model_item SET qty = 10 WHERE qty = 11",
+        "UPDATE model_item i SET i.ratio = 0.75 WHERE i.name = 'banana'",
+        "UPDATE model_item SET added = '2020-01-01' ORDER BY qty DESC LIMIT 1",
+        "UPDATE model_item SET tags = JSON_ARRAY(name, qty) WHERE qty IS NOT NULL",
+        "DELETE FROM model_item WHERE qty = 10",
+        "DELETE FROM model_item WHERE name = 'nothing'",
+        "UPDATE model_item SET qty = NULL WHERE name = 'Apple'",
+        "DELETE FROM model_item ORDER BY name DESC LIMIT 1",
+    ];
+    for sql in statements {
+        ours.query_drop(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        theirs.query_drop(sql).await.unwrap();
+        assert_eq!(
+            ours.affected_rows(),
+            theirs.affected_rows(),
+            "affected rows of {sql}"
+        );
+        assert_eq!(ours.info(), theirs.info(), "info of {sql}");
+    }
+    let contents = "SELECT id, name, qty, price, ratio, added, seen, note, tags, created_at FROM model_item ORDER BY id";
+    let a = texts(ours.query(contents).await.unwrap());
+    let b = texts(theirs.query(contents).await.unwrap());
+    assert_eq!(a, b);
+    // Errors come from the backend's own evaluation, and change nothing.
+    let bad = "UPDATE model_item SET qty = 'many' WHERE name = 'cherry'";
+    assert_eq!(
+        code(ours.query_drop(bad).await),
+        code(theirs.query_drop(bad).await)
+    );
+    assert_eq!(
+        code(ours.query_drop("UPDATE model_item SET nope = 1").await),
+        1054
+    );
+    assert_eq!(texts(ours.query(contents).await.unwrap()), b);
+    // Deleted entries stay in entry_data, marked, and are gone from every read.
+    let mut direct = proxy.direct().await;
+    let marked: Option<u64> = direct
+        .query_first("SELECT COUNT(*) FROM entry_data WHERE deleted_at IS NOT NULL")
+        .await
+        .unwrap();
+    assert!(marked.unwrap_or(0) >= 2);
+}

@@ -1,0 +1,137 @@
+//! `UPDATE model_x SET f = <expression> … WHERE … [ORDER BY …] [LIMIT n]`: the matching entries are loaded into
+//! the shadow table, the user's assignments run there — so the backend evaluates every expression and reports
+//! matched and changed rows as for a native table — and the results are written back to the payloads and slots.
+
+use mysql_async::consts::StatusFlags;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Params, Row, Value};
+
+use super::insert::{coerced, rename_shadow, write_slots, Coerced, CHUNK};
+use super::payload::payload;
+use super::shadow::Shadows;
+use super::{Error, Written};
+use crate::catalog::Model;
+use crate::sql::quote_identifier;
+
+/// What an UPDATE reports: rows changed (or matched, for CLIENT_FOUND_ROWS backends) and MySQL's info text.
+#[derive(Debug, Clone, Default)]
+pub struct Updated {
+    pub written: Written,
+    pub info: String,
+}
+
+/// `selection` is the rewritten SELECT of `id, created_at, updated_at` and every field, in order, of the rows
+/// to update; `assignments` the user's `SET` list, printed; `alias` the name the statement gives the table.
+pub async fn update(
+    conn: &mut Conn,
+    shadows: &mut Shadows,
+    model: &Model,
+    tenant: u64,
+    selection: &str,
+    assignments: &str,
+    alias: &str,
+    status: StatusFlags,
+) -> Result<Updated, Error> {
+    let shadow = shadows.ensure(conn, model).await?;
+    let in_transaction = super::begin(conn, status).await?;
+    let updated = run(conn, &shadow, model, tenant, selection, assignments, alias).await;
+    super::finish(conn, in_transaction, updated.is_ok()).await?;
+    updated.map_err(|e| rename_shadow(e, model))
+}
+
+async fn run(
+    conn: &mut Conn,
+    shadow: &str,
+    model: &Model,
+    tenant: u64,
+    selection: &str,
+    assignments: &str,
+    alias: &str,
+) -> Result<Updated, Error> {
+    let fields: Vec<String> = model
+        .fields
+        .iter()
+        .map(|f| quote_identifier(&f.name))
+        .collect();
+    conn.query_drop(format!("DELETE FROM `{shadow}`")).await?;
+    let mut columns = vec![
+        "`__id`".to_string(),
+        "`created_at`".to_string(),
+        "`updated_at`".to_string(),
+    ];
+    columns.extend(fields.iter().cloned());
+    conn.query_drop(format!(
+        "INSERT INTO `{shadow}` ({}) {selection}",
+        columns.join(", ")
+    ))
+    .await?;
+    conn.query_drop(format!(
+        "UPDATE `{shadow}` AS {} SET {assignments}",
+        quote_identifier(alias)
+    ))
+    .await?;
+    let updated = Updated {
+        written: Written {
+            affected_rows: conn.affected_rows(),
+            last_insert_id: 0,
+        },
+        info: conn.info().into_owned(),
+    };
+    let mut select = "SELECT DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), \
+                      DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s')"
+        .to_string();
+    for field in &fields {
+        select.push_str(", ");
+        select.push_str(field);
+    }
+    select.push_str(&format!(", `__id` FROM `{shadow}` ORDER BY `__seq`"));
+    let rows: Vec<Row> = conn.query(select).await?;
+    let n = model.fields.len();
+    let ids: Vec<u64> = rows
+        .iter()
+        .map(|row| match row.as_ref(n + 2) {
+            Some(Value::Bytes(b)) => String::from_utf8_lossy(b).parse().unwrap_or(0),
+            Some(Value::UInt(u)) => *u,
+            Some(Value::Int(i)) => *i as u64,
+            _ => 0,
+        })
+        .collect();
+    let coerced: Vec<Coerced> = rows.into_iter().map(|row| coerced(row, n)).collect();
+    for (ids, rows) in ids.chunks(CHUNK).zip(coerced.chunks(CHUNK)) {
+        rewrite_entries(conn, model, tenant, ids, rows).await?;
+        write_slots(conn, model, tenant, ids, rows, true).await?;
+    }
+    Ok(updated)
+}
+
+/// Replaces the payloads of existing entries (and their `updated_at`) in one statement.
+async fn rewrite_entries(
+    conn: &mut Conn,
+    model: &Model,
+    tenant: u64,
+    ids: &[u64],
+    rows: &[Coerced],
+) -> Result<(), Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let placeholders = vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+    let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 6);
+    for (id, row) in ids.iter().zip(rows) {
+        params.push((*id).into());
+        params.push(tenant.into());
+        params.push(model.id.into());
+        params.push(row.created_at.as_str().into());
+        params.push(row.updated_at.as_str().into());
+        params.push(payload(&model.fields, &row.values).into());
+    }
+    conn.exec_drop(
+        format!(
+            "INSERT INTO entry_data (id, tenant_id, model_id, created_at, updated_at, fields) VALUES {placeholders} \
+             ON DUPLICATE KEY UPDATE fields = VALUES(fields), updated_at = VALUES(updated_at)"
+        ),
+        Params::Positional(params),
+    )
+    .await?;
+    Ok(())
+}
