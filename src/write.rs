@@ -13,7 +13,7 @@ pub use delete::delete;
 pub use insert::insert;
 pub use payload::path as payload_path;
 pub use shadow::Shadows;
-pub use update::{update, Updated};
+pub use update::{update, Change, Updated};
 
 use crate::error::Kind;
 

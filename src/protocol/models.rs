@@ -208,9 +208,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             &mut self.shadows,
             &model,
             tenant,
-            &selection,
-            &assignments.join(", "),
-            &alias,
+            crate::write::Change {
+                selection: &selection,
+                assignments: &assignments.join(", "),
+                alias: &alias,
+            },
             self.status,
         )
         .await;

@@ -20,21 +20,28 @@ pub struct Updated {
     pub info: String,
 }
 
-/// `selection` is the rewritten SELECT of `id, created_at, updated_at` and every field, in order, of the rows
-/// to update; `assignments` the user's `SET` list, printed; `alias` the name the statement gives the table.
+/// The rows and assignments of one UPDATE.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// The rewritten SELECT of `id, created_at, updated_at` and every field, in order, of the rows to update.
+    pub selection: &'a str,
+    /// The user's `SET` list, printed.
+    pub assignments: &'a str,
+    /// The name the statement gives the table (its alias, or the table name).
+    pub alias: &'a str,
+}
+
 pub async fn update(
     conn: &mut Conn,
     shadows: &mut Shadows,
     model: &Model,
     tenant: u64,
-    selection: &str,
-    assignments: &str,
-    alias: &str,
+    change: Change<'_>,
     status: StatusFlags,
 ) -> Result<Updated, Error> {
     let shadow = shadows.ensure(conn, model).await?;
     let in_transaction = super::begin(conn, status).await?;
-    let updated = run(conn, &shadow, model, tenant, selection, assignments, alias).await;
+    let updated = run(conn, &shadow, model, tenant, change).await;
     super::finish(conn, in_transaction, updated.is_ok()).await?;
     updated.map_err(|e| rename_shadow(e, model))
 }
@@ -44,10 +51,13 @@ async fn run(
     shadow: &str,
     model: &Model,
     tenant: u64,
-    selection: &str,
-    assignments: &str,
-    alias: &str,
+    change: Change<'_>,
 ) -> Result<Updated, Error> {
+    let Change {
+        selection,
+        assignments,
+        alias,
+    } = change;
     let fields: Vec<String> = model
         .fields
         .iter()
