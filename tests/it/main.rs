@@ -7,6 +7,7 @@ mod auth;
 mod bootstrap;
 mod chatter;
 mod cli;
+mod differential;
 mod drivers;
 mod grammar;
 mod lifecycle;
