@@ -1,10 +1,12 @@
 //! Parsing and classifying client SQL: what each statement is, where it goes, and whether this user may send it.
 
+mod bind;
 mod classify;
 pub mod names;
 mod policy;
 mod show;
 
+pub use bind::{bind, placeholders};
 pub use classify::{classify, Context, ModelShow, Route};
 
 use crate::error::Kind;

@@ -45,9 +45,30 @@ const PARAMETER_TYPES: [ColumnType; 27] = {
     ]
 };
 
+/// What carries out a prepared statement.
+pub enum Backing {
+    /// A statement prepared on the session's backend connection.
+    Backend(Statement),
+    /// A write to model tables, kept as parsed; each execute binds the parameters into it as literals and runs it
+    /// through the write path (the backend cannot prepare a statement on a table that does not exist).
+    Emulated {
+        statement: Box<sqlparser::ast::Statement>,
+        params: u16,
+    },
+}
+
+impl Backing {
+    pub fn num_params(&self) -> u16 {
+        match self {
+            Backing::Backend(statement) => statement.num_params(),
+            Backing::Emulated { params, .. } => *params,
+        }
+    }
+}
+
 /// A statement the client prepared, backed by a statement on the session's backend connection.
 pub struct Prepared {
-    pub backend: Statement,
+    pub backend: Backing,
     /// Native column metadata for model columns in the result (see `relay::stream`).
     pub overrides: Vec<Option<mysql_async::Column>>,
     /// Parameter types from the last execute that sent them; later executes may omit them.
@@ -64,7 +85,7 @@ pub struct Statements {
 }
 
 impl Statements {
-    pub fn add(&mut self, backend: Statement, overrides: Vec<Option<mysql_async::Column>>) -> u32 {
+    pub fn add(&mut self, backend: Backing, overrides: Vec<Option<mysql_async::Column>>) -> u32 {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let id = self.next_id;
         self.by_id.insert(

@@ -13,7 +13,7 @@ use tracing::{debug, info_span, warn, Instrument};
 use super::chatter::{self, Chatter};
 use super::login::login;
 use super::packet::{PacketReader, PacketWriter, ReadError};
-use super::prepared::{statement_id, Statements};
+use super::prepared::{statement_id, Backing, Statements};
 use super::relay::{self, gone, Encoding};
 use super::wire::{text_column, Outcome, Wire};
 use super::{write_error, Error};
@@ -243,8 +243,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             COM_STMT_CLOSE => {
                 let removed = statement_id(body, "mysqld_stmt_close").map(|id| self.statements.remove(id));
                 if let Ok(Some(prepared)) = removed {
-                    if let Err(e) = self.conn.close(prepared.backend).await {
-                        debug!(error = %e, "closing a backend statement failed");
+                    if let Backing::Backend(statement) = prepared.backend {
+                        if let Err(e) = self.conn.close(statement).await {
+                            debug!(error = %e, "closing a backend statement failed");
+                        }
                     }
                 }
             }
@@ -440,10 +442,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
                 self.rewrite_read(*statement).await?
             }
+            Route::Virtual(statement) => return self.prepare_emulated(statement).await,
             _ => {
                 return Err(sql::Error::NotSupported(
-                    "only SELECT on model tables and statements on backend tables can be prepared; send USE, KILL, \
-                     SHOW, DDL, writes to model tables and SET stardust_* as plain queries"
+                    "USE, KILL, SHOW, DDL and SET stardust_* cannot be prepared: send them as plain queries"
                         .to_string(),
                 )
                 .into())
@@ -451,9 +453,29 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         let statement = self.conn.prep(text).await?;
         let columns = relay::apply_overrides(&statement.columns(), &overrides);
-        let id = self.statements.add(statement.clone(), overrides);
+        let id = self
+            .statements
+            .add(Backing::Backend(statement.clone()), overrides);
         self.wire
             .prepared(id, statement.params(), &columns, self.status)
+            .await
+            .map_err(gone)
+    }
+
+    /// A write to model tables, prepared by the proxy itself: parameters are counted now, bound at execute.
+    async fn prepare_emulated(
+        &mut self,
+        statement: Box<sqlparser::ast::Statement>,
+    ) -> Result<(), crate::Error> {
+        let params = sql::placeholders(&statement);
+        let markers: Vec<Column> = (0..params)
+            .map(|_| text_column("?", ColumnType::MYSQL_TYPE_VAR_STRING))
+            .collect();
+        let id = self
+            .statements
+            .add(Backing::Emulated { statement, params }, Vec::new());
+        self.wire
+            .prepared(id, &markers, &[], self.status)
             .await
             .map_err(gone)
     }
@@ -462,8 +484,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let id = statement_id(body, "mysqld_stmt_execute")?;
         let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
         let params = prepared.decode_params(body)?;
-        let statement = prepared.backend.clone();
         let overrides = prepared.overrides.clone();
+        let statement = match &prepared.backend {
+            Backing::Backend(statement) => statement.clone(),
+            Backing::Emulated { statement, .. } => {
+                let bound = sql::bind(statement, &params)?;
+                return self.virtual_statement(&bound).await;
+            }
+        };
         let params = if params.is_empty() {
             Params::Empty
         } else {

@@ -313,3 +313,76 @@ async fn updates_and_deletes_match_the_native_twin() {
         .unwrap();
     assert!(marked.unwrap_or(0) >= 2);
 }
+
+#[tokio::test]
+async fn prepared_writes_are_emulated_and_match_the_native_twin() {
+    let (_proxy, mut ours, mut theirs) = twins().await;
+    let insert = "INSERT INTO model_item (name, qty, price, added, created_at, updated_at) VALUES (?, ?, ?, ?, NOW(), NOW())";
+    let update = "UPDATE model_item SET qty = qty + ? WHERE name = ?";
+    let delete = "DELETE FROM model_item WHERE qty < ?";
+    for conn in [&mut ours, &mut theirs] {
+        let statement = conn.prep(insert).await.unwrap();
+        assert_eq!(statement.num_params(), 4);
+        conn.exec_drop(&statement, ("prepared", 7, "3.25", "2024-03-01"))
+            .await
+            .unwrap();
+        conn.exec_drop(&statement, ("nulls", Value::NULL, Value::NULL, Value::NULL))
+            .await
+            .unwrap();
+        conn.exec_drop(update, (5, "prepared")).await.unwrap();
+        assert_eq!(conn.affected_rows(), 1);
+        conn.exec_drop(delete, (0,)).await.unwrap();
+    }
+    let contents = "SELECT id, name, qty, price, added FROM model_item ORDER BY id";
+    assert_eq!(
+        texts(ours.query(contents).await.unwrap()),
+        texts(theirs.query(contents).await.unwrap())
+    );
+    let bad = ours.prep(insert).await.unwrap();
+    assert_eq!(
+        code(ours.exec_drop(&bad, ("x", "lots", 1, "2024-01-01")).await),
+        1366
+    );
+}
+
+#[tokio::test]
+async fn one_client_transaction_covers_model_and_backend_tables() {
+    let (proxy, _, _) = twins().await;
+    let mut admin = proxy.admin().await;
+    admin
+        .query_drop("CREATE TABLE audit (what VARCHAR(20))")
+        .await
+        .unwrap();
+    admin.query_drop("SET stardust_tenant = 1").await.unwrap();
+    for (finish, expected) in [("ROLLBACK", 0u64), ("COMMIT", 1u64)] {
+        admin.query_drop("START TRANSACTION").await.unwrap();
+        admin
+            .query_drop("INSERT INTO audit VALUES ('x')")
+            .await
+            .unwrap();
+        admin
+            .query_drop(
+                "INSERT INTO model_item (name, created_at, updated_at) VALUES ('tx', NOW(), NOW())",
+            )
+            .await
+            .unwrap();
+        admin
+            .query_drop("UPDATE model_item SET qty = 1 WHERE name = 'tx'")
+            .await
+            .unwrap();
+        admin.query_drop(finish).await.unwrap();
+        let audit: Option<u64> = admin
+            .query_first("SELECT COUNT(*) FROM audit")
+            .await
+            .unwrap();
+        let items: Option<u64> = admin
+            .query_first("SELECT COUNT(*) FROM model_item WHERE name = 'tx'")
+            .await
+            .unwrap();
+        assert_eq!(
+            (audit, items),
+            (Some(expected), Some(expected)),
+            "after {finish}"
+        );
+    }
+}
