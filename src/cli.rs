@@ -53,6 +53,16 @@ enum Command {
         #[arg(long)]
         no_client: bool,
     },
+    /// Check every live slot against the JSON payload (read-only); prints a JSON report, exits 1 on drift.
+    Verify {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Re-project every live slot from the JSON payload (what `verify` checks).
+    Repair {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Create StarDust's tables in a backend database where missing; changes nothing that exists.
     Bootstrap {
         /// The TOML configuration file (its backend_url is used).
@@ -62,6 +72,23 @@ enum Command {
         #[arg(long)]
         backend_url: Option<String>,
     },
+}
+
+/// The backend and the models a maintenance command works on.
+#[derive(clap::Args)]
+struct Target {
+    /// The TOML configuration file (its backend_url is used).
+    #[arg(long, short, required_unless_present = "backend_url")]
+    config: Option<PathBuf>,
+    /// A backend URL instead of a configuration file.
+    #[arg(long)]
+    backend_url: Option<String>,
+    /// Only this tenant's models.
+    #[arg(long)]
+    tenant: Option<u64>,
+    /// Only the model of this name (without `model_`).
+    #[arg(long)]
+    model: Option<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -92,6 +119,8 @@ pub fn main() -> ExitCode {
                 config,
                 backend_url,
             } => bootstrap(config, backend_url).await,
+            Command::Verify { target } => verify(target).await,
+            Command::Repair { target } => repair(target).await,
         }
     });
     match result {
@@ -203,12 +232,55 @@ pub async fn serve_on(
     Ok(())
 }
 
-async fn bootstrap(path: Option<PathBuf>, backend_url: Option<String>) -> Result<(), String> {
-    let url = match (backend_url, path) {
-        (Some(url), _) => url,
-        (None, Some(path)) => load_config(&path, None, None)?.backend_url,
-        (None, None) => return Err("give --config FILE or --backend-url URL".to_string()),
+fn backend_url(path: Option<PathBuf>, backend_url: Option<String>) -> Result<String, String> {
+    match (backend_url, path) {
+        (Some(url), _) => Ok(url),
+        (None, Some(path)) => Ok(load_config(&path, None, None)?.backend_url),
+        (None, None) => Err("give --config FILE or --backend-url URL".to_string()),
+    }
+}
+
+async fn maintenance(target: &mut Target) -> Result<(Backend, stardust::verify::Filter), String> {
+    let url = backend_url(target.config.take(), target.backend_url.take())?;
+    let backend = Backend::connect(&url, 2).await.map_err(|e| e.to_string())?;
+    let filter = stardust::verify::Filter {
+        tenant: target.tenant,
+        model: target.model.clone(),
     };
+    Ok((backend, filter))
+}
+
+async fn verify(mut target: Target) -> Result<(), String> {
+    let (backend, filter) = maintenance(&mut target).await?;
+    let report = stardust::verify::verify(&backend, &filter)
+        .await
+        .map_err(|e| e.to_string())?;
+    backend.close().await;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    if report.drift > 0 {
+        return Err(format!(
+            "{} slot values differ from the JSON; `stardust repair` re-projects them",
+            report.drift
+        ));
+    }
+    Ok(())
+}
+
+async fn repair(mut target: Target) -> Result<(), String> {
+    let (backend, filter) = maintenance(&mut target).await?;
+    let written = stardust::verify::repair(&backend, &filter)
+        .await
+        .map_err(|e| e.to_string())?;
+    backend.close().await;
+    println!("re-projected slots from the JSON ({written} page rows written)");
+    Ok(())
+}
+
+async fn bootstrap(path: Option<PathBuf>, backend_url: Option<String>) -> Result<(), String> {
+    let url = self::backend_url(path, backend_url)?;
     let backend = Backend::connect(&url, 2).await.map_err(|e| e.to_string())?;
     backend
         .bootstrap()

@@ -17,6 +17,9 @@ pub mod rewrite;
 /// The write path for model rows: shadow-table coercion, entries and slot pages in one transaction.
 pub mod write;
 
+/// `stardust verify` / `repair`: slots against the JSON.
+pub mod verify;
+
 /// SHOW and information_schema answers for model tables (pure).
 pub mod introspect;
 

@@ -386,3 +386,62 @@ async fn one_client_transaction_covers_model_and_backend_tables() {
         );
     }
 }
+
+#[tokio::test]
+async fn verify_finds_no_drift_after_a_workload_and_repair_mends_drift() {
+    let (proxy, mut ours, _) = twins().await;
+    ours.query_drop("UPDATE model_item SET qty = qty * 3, seen = NOW() WHERE qty > 0")
+        .await
+        .unwrap();
+    ours.query_drop("DELETE FROM model_item WHERE name = 'banana'")
+        .await
+        .unwrap();
+    let url = format!("{}/{}", crate::support::backend().root_url, proxy.database);
+    let binary = env!("CARGO_BIN_EXE_stardust");
+    let run = |command: &'static str| {
+        let url = url.clone();
+        async move {
+            tokio::process::Command::new(binary)
+                .args([command, "--backend-url", &url])
+                .env("STARDUST_LOG", "warn")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let clean = run("verify").await;
+    let report = String::from_utf8_lossy(&clean.stdout);
+    assert!(
+        clean.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(
+        report.contains("\"drift\": 0") && report.contains("\"model\": \"item\""),
+        "{report}"
+    );
+    // Corrupt one slot behind StarDust's back: verify sees it, repair mends it.
+    let mut direct = proxy.direct().await;
+    let (table, column): (String, String) = direct
+        .query_first(
+            "SELECT p.table_name, a.slot_column FROM stardust_slot_assignments a JOIN stardust_pages p ON p.id = a.page_id \
+             JOIN stardust_fields f ON f.id = a.live_field_id WHERE f.name = 'qty'",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    direct
+        .query_drop(format!(
+            "UPDATE `{table}` SET {column} = {column} + 1000 LIMIT 1"
+        ))
+        .await
+        .unwrap();
+    let drifted = run("verify").await;
+    assert!(!drifted.status.success());
+    assert!(String::from_utf8_lossy(&drifted.stdout).contains("\"drift\": 1"));
+    assert!(run("repair").await.status.success());
+    assert!(
+        run("verify").await.status.success(),
+        "no drift after repair"
+    );
+}
