@@ -37,13 +37,23 @@ impl Registry {
     /// (a DDL on this or another proxy instance).
     pub async fn snapshot(&self, tenant: u64) -> Result<Arc<TenantCatalog>, backend::Error> {
         let mut conn = self.backend.conn(false).await?;
-        let current = version(&mut conn).await?;
+        self.snapshot_on(&mut conn, tenant).await
+    }
+
+    /// As [`Registry::snapshot`], reading the version on a connection the caller already holds (a session's own,
+    /// outside a transaction, saves a pool round trip per statement).
+    pub async fn snapshot_on(
+        &self,
+        conn: &mut mysql_async::Conn,
+        tenant: u64,
+    ) -> Result<Arc<TenantCatalog>, backend::Error> {
+        let current = version(conn).await?;
         if let Some(cached) = self.cached(tenant) {
             if cached.version == current {
                 return Ok(cached);
             }
         }
-        let loaded = Arc::new(load(&mut conn, tenant, current).await?);
+        let loaded = Arc::new(load(conn, tenant, current).await?);
         self.lock().insert(tenant, loaded.clone());
         Ok(loaded)
     }

@@ -30,8 +30,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.tenant().ok_or_else(|| Error::NoTenant.into())
     }
 
-    async fn catalog(&self, tenant: u64) -> Result<Arc<TenantCatalog>, crate::Error> {
-        Ok(self.state.registry.snapshot(tenant).await?)
+    /// The tenant's catalog as of now. Inside the client's transaction a consistent read of the version would be
+    /// stale, so it is read on a pooled connection then; otherwise on the session's own.
+    async fn catalog(&mut self, tenant: u64) -> Result<Arc<TenantCatalog>, crate::Error> {
+        let in_transaction = self
+            .status
+            .contains(mysql_async::consts::StatusFlags::SERVER_STATUS_IN_TRANS);
+        if in_transaction {
+            return Ok(self.state.registry.snapshot(tenant).await?);
+        }
+        Ok(self
+            .state
+            .registry
+            .snapshot_on(&mut self.conn, tenant)
+            .await?)
     }
 
     fn flavor(&self) -> crate::backend::Flavor {
@@ -54,7 +66,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.ok().await
     }
 
-    async fn model(&self, table: &str) -> Result<Arc<Model>, crate::Error> {
+    async fn model(&mut self, table: &str) -> Result<Arc<Model>, crate::Error> {
         let tenant = self.required_tenant()?;
         let catalog = self.catalog(tenant).await?;
         catalog.model_for_table(table).cloned().ok_or_else(|| {

@@ -1,0 +1,121 @@
+"""Model-table benchmark: the same rows in a virtual table (through the proxy) and in a native indexed table
+(directly on the backend), plus a native JSON table scanned with JSON_EXTRACT. Prints a Markdown report.
+
+Run by scripts/bench-models, which starts `stardust dev` and passes the connection details.
+Usage: bench_models.py PROXY_PORT BACKEND_URL ROWS REPEATS
+"""
+import json
+import os
+import random
+import re
+import sys
+import time
+
+import pymysql
+
+proxy_port, backend_url, rows, repeats = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+m = re.match(r"mysql://([^:]+):([^@]+)@([^:]+):(\d+)/(.+)", backend_url)
+user, password, host, port, database = m.group(1), m.group(2), m.group(3), int(m.group(4)), m.group(5)
+
+proxy = pymysql.connect(host="127.0.0.1", port=proxy_port, user="acme", password="acme", database=database, autocommit=True)
+native = pymysql.connect(host=host, port=port, user=user, password=password, database=database, autocommit=True)
+
+COLUMNS = "name VARCHAR(200) NOT NULL, employees INT, city VARCHAR(64), revenue DECIMAL(14,2)"
+with proxy.cursor() as c:
+    c.execute("DROP TABLE IF EXISTS model_bench")
+    c.execute(f"CREATE TABLE model_bench ({COLUMNS}, INDEX (name), INDEX (employees), INDEX (city))")
+with native.cursor() as c:
+    c.execute("DROP TABLE IF EXISTS native_bench")
+    c.execute(f"CREATE TABLE native_bench (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {COLUMNS}, "
+              "created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, INDEX (name), INDEX (employees), INDEX (city))")
+    c.execute("DROP TABLE IF EXISTS json_bench")
+    c.execute("CREATE TABLE json_bench (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, doc JSON NOT NULL)")
+
+random.seed(42)
+batch = 1000
+load = {"proxy": 0.0, "native": 0.0, "json": 0.0}
+for start in range(0, rows, batch):
+    values = []
+    docs = []
+    for i in range(start, min(start + batch, rows)):
+        employees = random.randint(1, 100000)
+        city = f"city{random.randint(1, 500)}"
+        values.append(f"('co{i}', {employees}, '{city}', {random.randint(1, 10**8)}.25, NOW(), NOW())")
+        docs.append("('" + json.dumps({"name": f"co{i}", "employees": employees, "city": city}) + "')")
+    sql = "INSERT INTO {} (name, employees, city, revenue, created_at, updated_at) VALUES " + ", ".join(values)
+    for side, conn, table in (("proxy", proxy, "model_bench"), ("native", native, "native_bench")):
+        t = time.perf_counter()
+        with conn.cursor() as c:
+            c.execute(sql.format(table))
+        load[side] += time.perf_counter() - t
+    t = time.perf_counter()
+    with native.cursor() as c:
+        c.execute("INSERT INTO json_bench (doc) VALUES " + ", ".join(docs))
+    load["json"] += time.perf_counter() - t
+with native.cursor() as c:
+    c.execute("ANALYZE TABLE native_bench, json_bench, entry_data")
+    c.execute("SHOW TABLES LIKE 'entry_slots_page_%'")
+    for (page,) in c.fetchall():
+        c.execute(f"ANALYZE TABLE {page}")
+
+
+def timed(conn, sql, params):
+    best = []
+    for p in params:
+        t = time.perf_counter()
+        with conn.cursor() as c:
+            c.execute(sql, p)
+            c.fetchall()
+        best.append(time.perf_counter() - t)
+    best.sort()
+    return best[len(best) // 2]  # median
+
+
+probes = [random.randint(0, rows - 1) for _ in range(repeats)]
+ranges = [random.randint(1, 99000) for _ in range(repeats)]
+cases = [
+    ("point lookup by indexed field",
+     "SELECT * FROM {t} WHERE name = %s", [(f"co{p}",) for p in probes],
+     "SELECT * FROM json_bench WHERE JSON_UNQUOTE(JSON_EXTRACT(doc, '$.name')) = %s"),
+    ("filtered page of 100",
+     "SELECT * FROM {t} WHERE employees BETWEEN %s AND %s ORDER BY employees LIMIT 100", [(r, r + 1000) for r in ranges],
+     "SELECT * FROM json_bench WHERE JSON_EXTRACT(doc, '$.employees') BETWEEN %s AND %s "
+     "ORDER BY JSON_EXTRACT(doc, '$.employees') LIMIT 100"),
+    ("filtered COUNT",
+     "SELECT COUNT(*) FROM {t} WHERE employees BETWEEN %s AND %s", [(r, r + 1000) for r in ranges],
+     "SELECT COUNT(*) FROM json_bench WHERE JSON_EXTRACT(doc, '$.employees') BETWEEN %s AND %s"),
+]
+print(f"| query ({rows} rows) | virtual via proxy | native direct | virtual / native | JSON_EXTRACT scan | scan / virtual |")
+print("|---|---:|---:|---:|---:|---:|")
+for name, sql, params, scan in cases:
+    v = timed(proxy, sql.format(t="model_bench"), params)
+    n = timed(native, sql.format(t="native_bench"), params)
+    s = timed(native, scan, params[: max(3, repeats // 20)])
+    print(f"| {name} | {v*1000:.3f} ms | {n*1000:.3f} ms | {v/n:.2f}× | {s*1000:.1f} ms | {s/v:.0f}× |")
+print()
+print(f"| load ({rows} rows, multi-row INSERT of {batch}) | seconds | rows/s |")
+print("|---|---:|---:|")
+for side in ("native", "proxy"):
+    print(f"| {'virtual via proxy' if side == 'proxy' else 'native direct'} | {load[side]:.2f} | {rows / load[side]:.0f} |")
+print(f"| proxy / native throughput | {load['native'] / load['proxy']:.2f}× | |")
+
+# Streaming memory: the proxy's resident set while a whole-table read streams through it.
+pid = int(sys.argv[5]) if len(sys.argv) > 5 else None
+if pid:
+    def rss():
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+    before = rss()
+    peak = before
+    conn = pymysql.connect(host="127.0.0.1", port=proxy_port, user="acme", password="acme", database=database,
+                           cursorclass=pymysql.cursors.SSCursor)
+    with conn.cursor() as c:
+        c.execute("SELECT * FROM model_bench")
+        n = 0
+        for _ in c:
+            n += 1
+            if n % 10000 == 0:
+                peak = max(peak, rss())
+    print()
+    print(f"Streaming all {n} rows through the proxy: RSS {before/1024:.1f} MB before, peak {peak/1024:.1f} MB "
+          f"(growth {(peak-before)/1024:.1f} MB).")
