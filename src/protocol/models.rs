@@ -386,12 +386,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             _ => return Err(Error::Unsupported("INSERT into a table function".to_string()).into()),
         };
         let model = self.model(&table).await?;
+        // INSERT … SELECT: the source query is read like any other (model tables substituted, index rules).
+        let select = match insert.source.as_ref() {
+            Some(source) if !matches!(source.body.as_ref(), sqlparser::ast::SetExpr::Values(_)) => {
+                Some(self.rewrite_read(Statement::Query(source.clone())).await?.0)
+            }
+            _ => None,
+        };
         let written = crate::write::insert(
             &mut self.conn,
             &mut self.shadows,
             &model,
             tenant,
             insert,
+            select,
             self.status,
         )
         .await;

@@ -41,24 +41,47 @@ impl Target {
     }
 }
 
+/// Where the inserted rows come from.
+pub enum Rows<'a> {
+    /// `VALUES (…), …` as written.
+    Values(Vec<&'a [Expr]>),
+    /// `INSERT … SELECT`: the SELECT, already rewritten into backend SQL.
+    Select(String),
+}
+
+/// `select` is the rewritten source query of an `INSERT … SELECT`, `None` for `INSERT … VALUES`.
 pub async fn insert(
     conn: &mut Conn,
     shadows: &mut Shadows,
     model: &Model,
     tenant: u64,
     insert: &Insert,
+    select: Option<String>,
     status: StatusFlags,
 ) -> Result<Written, Error> {
-    let rows = values_of(insert)?;
+    let rows = match select {
+        Some(select) => {
+            check_options(insert)?;
+            Rows::Select(select)
+        }
+        None => Rows::Values(values_of(insert)?),
+    };
     let targets = targets(model, insert)?;
+    if matches!(rows, Rows::Select(_)) && targets.contains(&Target::Id) {
+        return Err(Error::NotSupported(
+            "INSERT … SELECT into a model table cannot set `id`: StarDust assigns ids; leave it out of the column list"
+                .to_string(),
+        ));
+    }
     let shadow = shadows.ensure(conn, model).await?;
     let in_transaction = super::begin(conn, status).await?;
-    let written = write(conn, &shadow, model, tenant, &targets, &rows).await;
+    let written = write(conn, &shadow, model, tenant, &targets, rows).await;
     super::finish(conn, in_transaction, written.is_ok()).await?;
     written.map_err(|e| rename_shadow(e, model))
 }
 
-fn values_of(insert: &Insert) -> Result<Vec<&[Expr]>, Error> {
+/// Refuses the INSERT forms the write path does not take yet.
+fn check_options(insert: &Insert) -> Result<(), Error> {
     let unsupported = |what: &str| {
         Err(Error::NotSupported(format!(
             "{what} is not supported on model tables yet"
@@ -76,16 +99,20 @@ fn values_of(insert: &Insert) -> Result<Vec<&[Expr]>, Error> {
     if !insert.assignments.is_empty() {
         return unsupported("INSERT … SET");
     }
-    let Some(source) = insert.source.as_ref() else {
-        return unsupported("INSERT without VALUES");
-    };
-    match source.body.as_ref() {
-        SetExpr::Values(values) => Ok(values
+    Ok(())
+}
+
+fn values_of(insert: &Insert) -> Result<Vec<&[Expr]>, Error> {
+    check_options(insert)?;
+    match insert.source.as_ref().map(|source| source.body.as_ref()) {
+        Some(SetExpr::Values(values)) => Ok(values
             .rows
             .iter()
             .map(|row| row.content.as_slice())
             .collect()),
-        _ => unsupported("INSERT … SELECT"),
+        _ => Err(Error::NotSupported(
+            "this INSERT form is not supported on model tables".to_string(),
+        )),
     }
 }
 
@@ -146,20 +173,56 @@ async fn write(
     model: &Model,
     tenant: u64,
     targets: &[Target],
-    rows: &[&[Expr]],
+    rows: Rows<'_>,
 ) -> Result<Written, Error> {
     let mut written = Written::default();
-    for chunk in rows.chunks(CHUNK) {
-        let coerced = coerce(conn, shadow, model, targets, chunk).await?;
-        let first = insert_entries(conn, model, tenant, &coerced).await?;
-        let ids: Vec<u64> = (0..coerced.len() as u64).map(|n| first + n).collect();
-        write_slots(conn, model, tenant, &ids, &coerced, false).await?;
-        if written.last_insert_id == 0 {
-            written.last_insert_id = first;
+    match rows {
+        Rows::Values(rows) => {
+            for chunk in rows.chunks(CHUNK) {
+                fill(conn, shadow, model, targets, chunk).await?;
+                let coerced = read_back(conn, shadow, model).await?;
+                store(conn, model, tenant, &coerced, &mut written).await?;
+            }
         }
-        written.affected_rows += coerced.len() as u64;
+        Rows::Select(select) => {
+            conn.query_drop(format!("DELETE FROM `{shadow}`")).await?;
+            let columns: Vec<String> = targets
+                .iter()
+                .filter_map(|t| t.shadow_column(model))
+                .collect();
+            conn.query_drop(format!(
+                "INSERT INTO `{shadow}` ({}) {select}",
+                columns.join(", ")
+            ))
+            .await?;
+            let coerced = read_back(conn, shadow, model).await?;
+            for chunk in coerced.chunks(CHUNK) {
+                store(conn, model, tenant, chunk, &mut written).await?;
+            }
+        }
     }
     Ok(written)
+}
+
+/// Writes coerced rows as new entries and their slots, and counts them.
+async fn store(
+    conn: &mut Conn,
+    model: &Model,
+    tenant: u64,
+    rows: &[Coerced],
+    written: &mut Written,
+) -> Result<(), Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let first = insert_entries(conn, model, tenant, rows).await?;
+    let ids: Vec<u64> = (0..rows.len() as u64).map(|n| first + n).collect();
+    write_slots(conn, model, tenant, &ids, rows, false).await?;
+    if written.last_insert_id == 0 {
+        written.last_insert_id = first;
+    }
+    written.affected_rows += rows.len() as u64;
+    Ok(())
 }
 
 /// A row as the backend coerced it: timestamps and each field's value as text.
@@ -169,14 +232,14 @@ pub(super) struct Coerced {
     pub values: Vec<Option<String>>,
 }
 
-/// Runs the values through the shadow table and reads them back as the backend stored them.
-async fn coerce(
+/// Runs the values through the shadow table, where the backend coerces them.
+async fn fill(
     conn: &mut Conn,
     shadow: &str,
     model: &Model,
     targets: &[Target],
     rows: &[&[Expr]],
-) -> Result<Vec<Coerced>, Error> {
+) -> Result<(), Error> {
     conn.query_drop(format!("DELETE FROM `{shadow}`")).await?;
     let columns: Vec<String> = targets
         .iter()
@@ -199,6 +262,11 @@ async fn coerce(
         tuples.join(", ")
     ))
     .await?;
+    Ok(())
+}
+
+/// The shadow table's rows as the backend stored them, in insertion order.
+async fn read_back(conn: &mut Conn, shadow: &str, model: &Model) -> Result<Vec<Coerced>, Error> {
     let fields: Vec<String> = model
         .fields
         .iter()
