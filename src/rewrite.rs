@@ -3,6 +3,41 @@
 pub mod information_schema;
 pub mod select;
 
+use sqlparser::ast::{Ident, Query, Statement, TableAlias, TableFactor};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+
+/// Parses SQL the rewriter composed from catalog data (never user text) into a query.
+fn parse_query(sql: &str) -> Result<Query, Error> {
+    let mut parsed =
+        Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| Error::Build(e.to_string()))?;
+    match parsed.pop() {
+        Some(Statement::Query(query)) => Ok(*query),
+        _ => Err(Error::Build("the composed SQL is not a query".to_string())),
+    }
+}
+
+/// Puts a derived table in place of a table reference, under the reference's alias or, without one, the table's
+/// own name, so every qualified column reference in the statement still resolves.
+fn replace_with_derived(factor: &mut TableFactor, subquery: Query, name: &str) {
+    let alias = match factor {
+        TableFactor::Table { alias, .. } => alias.clone(),
+        _ => None,
+    };
+    let alias = alias.unwrap_or(TableAlias {
+        explicit: true,
+        name: Ident::new(name),
+        columns: Vec::new(),
+        at: None,
+    });
+    *factor = TableFactor::Derived {
+        lateral: false,
+        subquery: Box::new(subquery),
+        alias: Some(alias),
+        sample: None,
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot build the rewritten statement: {0}")]

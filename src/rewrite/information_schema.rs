@@ -5,9 +5,7 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Ident, Query, Statement, TableAlias, TableFactor, VisitMut, VisitorMut};
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::Parser;
+use sqlparser::ast::{Query, Statement, TableFactor, VisitMut, VisitorMut};
 
 use super::Error;
 use crate::introspect::Answer;
@@ -42,7 +40,7 @@ impl VisitorMut for Substitute<'_> {
 
     // After the children: the derived table put in place must not be visited again (it names the real table).
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        let TableFactor::Table { name, alias, .. } = factor else {
+        let TableFactor::Table { name, .. } = factor else {
             return ControlFlow::Continue(());
         };
         let Table::InformationSchema(table) = names::table(name, "") else {
@@ -51,18 +49,7 @@ impl VisitorMut for Substitute<'_> {
         let answer = (self.answers)(&table);
         match derived_query(&table, &answer, self.merge) {
             Ok(subquery) => {
-                let alias = alias.clone().unwrap_or(TableAlias {
-                    explicit: true,
-                    name: Ident::new(table.clone()),
-                    columns: Vec::new(),
-                    at: None,
-                });
-                *factor = TableFactor::Derived {
-                    lateral: false,
-                    subquery: Box::new(subquery),
-                    alias: Some(alias),
-                    sample: None,
-                };
+                super::replace_with_derived(factor, subquery, &table);
                 ControlFlow::Continue(())
             }
             Err(e) => {
@@ -98,12 +85,7 @@ fn derived_query(table: &str, answer: &Answer, merge: bool) -> Result<Query, Err
         branches.push(format!("SELECT {} FROM DUAL WHERE 1 = 0", nulls.join(", ")));
     }
     let sql = branches.join(" UNION ALL ");
-    let mut parsed =
-        Parser::parse_sql(&MySqlDialect {}, &sql).map_err(|e| Error::Build(e.to_string()))?;
-    match parsed.pop() {
-        Some(Statement::Query(query)) => Ok(*query),
-        _ => Err(Error::Build("the derived table is not a query".to_string())),
-    }
+    super::parse_query(&sql)
 }
 
 fn literal(value: Option<&str>) -> String {
@@ -132,6 +114,8 @@ fn literal(value: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::parser::Parser;
 
     fn answer() -> Answer {
         Answer {

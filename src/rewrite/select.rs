@@ -9,11 +9,9 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use sqlparser::ast::{
-    visit_expressions, Expr, Ident, JoinConstraint, JoinOperator, Query, SelectItem, SetExpr,
-    Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
+    visit_expressions, Expr, JoinConstraint, JoinOperator, Query, SelectItem, SetExpr, Statement,
+    TableFactor, VisitMut, VisitorMut,
 };
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::Parser;
 
 use super::Error;
 use crate::catalog::{Family, Field, Model, TenantCatalog};
@@ -91,7 +89,7 @@ impl VisitorMut for Substitute<'_> {
 
     // After the children, so the derived table put in place is not visited again.
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        let TableFactor::Table { name, alias, .. } = factor else {
+        let TableFactor::Table { name, .. } = factor else {
             return ControlFlow::Continue(());
         };
         let Table::Virtual(table) = names::table(name, self.scope.home) else {
@@ -101,18 +99,7 @@ impl VisitorMut for Substitute<'_> {
             .and_then(|model| source_query(&model, self.scope.catalog.tenant));
         match result {
             Ok(subquery) => {
-                let alias = alias.clone().unwrap_or(TableAlias {
-                    explicit: true,
-                    name: Ident::new(table),
-                    columns: Vec::new(),
-                    at: None,
-                });
-                *factor = TableFactor::Derived {
-                    lateral: false,
-                    subquery: Box::new(subquery),
-                    alias: Some(alias),
-                    sample: None,
-                };
+                super::replace_with_derived(factor, subquery, &table);
                 ControlFlow::Continue(())
             }
             Err(e) => {
@@ -250,14 +237,7 @@ fn source_query(model: &Model, tenant: u64) -> Result<Query, Error> {
         " WHERE e.tenant_id = {tenant} AND e.model_id = {} AND e.deleted_at IS NULL",
         model.id
     ));
-    let mut parsed =
-        Parser::parse_sql(&MySqlDialect {}, &sql).map_err(|e| Error::Build(e.to_string()))?;
-    match parsed.pop() {
-        Some(Statement::Query(query)) => Ok(*query),
-        _ => Err(Error::Build(
-            "the model's source is not a query".to_string(),
-        )),
-    }
+    super::parse_query(&sql)
 }
 
 /// A field's value expression, and the page it reads from (number, table) when it reads a slot.

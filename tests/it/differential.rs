@@ -2,9 +2,8 @@
 //! on a model table through the proxy and on its native twin directly: the answers must be identical.
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Row, Value};
 
-use crate::support::{direct, fresh_database, Proxy};
+use crate::support::{direct, fresh_database, texts, Proxy};
 
 const MODEL: &str = "CREATE TABLE model_r (name VARCHAR(20), qty INT, price DECIMAL(8,2), ratio DOUBLE, added DATE, \
                      seen DATETIME, INDEX (name), INDEX (qty), INDEX (price), INDEX (ratio), INDEX (added), INDEX (seen))";
@@ -94,20 +93,6 @@ fn filter(random: &mut Random, depth: u32) -> String {
         ),
         _ => format!("NOT ({})", filter(random, depth - 1)),
     }
-}
-
-fn texts(rows: Vec<Row>) -> Vec<Vec<Option<String>>> {
-    rows.into_iter()
-        .map(|row| {
-            (0..row.len())
-                .map(|i| match row.as_ref(i) {
-                    None | Some(Value::NULL) => None,
-                    Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                    Some(other) => Some(other.as_sql(true)),
-                })
-                .collect()
-        })
-        .collect()
 }
 
 #[tokio::test]

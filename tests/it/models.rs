@@ -3,7 +3,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
-use crate::support::{code, Proxy};
+use crate::support::{code, texts, Proxy};
 
 const COMPANY: &str = "CREATE TABLE model_company (name VARCHAR(200), employees INT NOT NULL, city VARCHAR(64) DEFAULT 'Paris', \
                        founded DATE, score DECIMAL(10,2), meta JSON, INDEX (name), KEY emp (employees))";
@@ -13,21 +13,6 @@ const NATIVE: &str = "CREATE TABLE model_company (id BIGINT UNSIGNED NOT NULL AU
                       name VARCHAR(200), employees INT NOT NULL, city VARCHAR(64) DEFAULT 'Paris', founded DATE, \
                       score DECIMAL(10,2), meta JSON, created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, \
                       INDEX (name), KEY emp (employees)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
-
-fn texts(rows: Vec<Row>) -> Vec<Vec<Option<String>>> {
-    rows.into_iter()
-        .map(|row| {
-            row.unwrap()
-                .into_iter()
-                .map(|v| match v {
-                    Value::NULL => None,
-                    Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-                    other => Some(other.as_sql(true).trim_matches('\'').to_string()),
-                })
-                .collect()
-        })
-        .collect()
-}
 
 /// A database with the native twin of `model_company`, reached directly.
 async fn native_twin() -> (String, Conn) {

@@ -4,7 +4,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
-use crate::support::{code, direct, fresh_database, server_error, Proxy};
+use crate::support::{code, direct, fresh_database, server_error, texts, Proxy};
 
 const MODEL: &str = "CREATE TABLE model_item (name VARCHAR(40) NOT NULL, qty INT, price DECIMAL(10,2), \
                      ratio DOUBLE, added DATE, seen DATETIME, note TEXT, tags JSON, \
@@ -21,20 +21,6 @@ const ROWS: &str = "INSERT INTO model_item (name, qty, price, ratio, added, seen
     ('cherry', 200, 12.00, 2.25, '2023-12-31', '2023-12-31 23:59:59', 'it''s \\\"sweet\\\"', '{\"a\": 1}', '2024-01-01 00:00:02', '2024-01-01 00:00:02'), \
     ('Apple', -5, NULL, -1.0, '2024-02-29', NULL, '', '[]', '2024-01-01 00:00:03', '2024-01-01 00:00:03'), \
     ('date', 0, 99999999.99, 1e10, '1000-01-01', '9999-12-31 23:59:59', 'x', 'null', '2024-01-01 00:00:04', '2024-01-01 00:00:04')";
-
-fn texts(rows: Vec<Row>) -> Vec<Vec<Option<String>>> {
-    rows.into_iter()
-        .map(|row| {
-            (0..row.len())
-                .map(|i| match row.as_ref(i) {
-                    None | Some(Value::NULL) => None,
-                    Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                    Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
-                })
-                .collect()
-        })
-        .collect()
-}
 
 async fn types(conn: &mut Conn, sql: &str) -> Vec<(String, u8, u16)> {
     let result = conn.query_iter(sql).await.unwrap();

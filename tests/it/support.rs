@@ -185,3 +185,20 @@ pub fn server_error<T: std::fmt::Debug>(
         other => panic!("expected a server error, got {other:?}"),
     }
 }
+
+/// Rows as text, NULL as `None`: what a client would print, for comparing two answers.
+pub fn texts(rows: Vec<mysql_async::Row>) -> Vec<Vec<Option<String>>> {
+    rows.into_iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| match row.as_ref(i) {
+                    None | Some(mysql_async::Value::NULL) => None,
+                    Some(mysql_async::Value::Bytes(b)) => {
+                        Some(String::from_utf8_lossy(b).into_owned())
+                    }
+                    Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
+                })
+                .collect()
+        })
+        .collect()
+}
