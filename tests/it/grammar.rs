@@ -23,13 +23,22 @@ fn statements(text: &str) -> Vec<(Option<u16>, String)> {
 
 #[tokio::test]
 async fn every_ddl_fixture_behaves_as_written() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/grammar/ddl");
+    run_fixtures("fixtures/grammar/ddl", 10).await;
+}
+
+#[tokio::test]
+async fn every_dml_fixture_behaves_as_written() {
+    run_fixtures("fixtures/grammar/dml", 6).await;
+}
+
+async fn run_fixtures(folder: &str, at_least: usize) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "a fixture per production");
+    assert!(files.len() >= at_least, "a fixture per production");
     for file in files {
         let proxy = Proxy::start().await;
         let mut conn = proxy.tenant(1).await;
