@@ -14,6 +14,7 @@ mod models;
 mod packet;
 mod prepared;
 mod relay;
+mod rows;
 mod session;
 mod wire;
 
