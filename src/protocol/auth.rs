@@ -8,6 +8,10 @@ use mysql_common::proto::MyDeserialize;
 use crate::config::{Config, User};
 
 pub const NATIVE_PASSWORD: &str = "mysql_native_password";
+pub const CACHING_SHA2_PASSWORD: &str = "caching_sha2_password";
+
+/// caching_sha2_password's "fast authentication succeeded" (an AuthMoreData packet).
+pub const FAST_AUTH_SUCCESS: [u8; 2] = [0x01, 0x03];
 
 /// What the proxy offers. No SSL, compression, LOCAL INFILE or session tracking yet.
 pub fn server_capabilities() -> CapabilityFlags {
@@ -132,6 +136,23 @@ pub fn verify<'c>(
     matches.then_some(candidate)
 }
 
+/// Checks a caching_sha2_password response. The proxy knows every password, so the client's SHA-256 scramble is
+/// always checked directly: the "fast" path, with no full authentication (and so no TLS or RSA) needed.
+pub fn verify_sha256<'c>(
+    config: &'c Config,
+    user: &str,
+    salt: &[u8; 20],
+    response: &[u8],
+) -> Option<&'c User> {
+    let candidate = config.user(user)?;
+    let matches = match mysql_common::scramble::scramble_sha256(salt, candidate.password.as_bytes())
+    {
+        None => response.is_empty(),
+        Some(expected) => constant_time_eq(&expected, response),
+    };
+    matches.then_some(candidate)
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -161,6 +182,17 @@ mod tests {
         assert!(verify(&config, "nobody", &salt, &good).is_none());
         assert!(verify(&config, "open", &salt, &[]).is_some());
         assert!(verify(&config, "open", &salt, &good).is_none());
+    }
+
+    #[test]
+    fn caching_sha2_fast_auth_is_verified() {
+        let config = config();
+        let salt = new_salt();
+        let good = mysql_common::scramble::scramble_sha256(&salt, b"secret").unwrap();
+        assert!(verify_sha256(&config, "acme", &salt, &good).is_some());
+        let bad = mysql_common::scramble::scramble_sha256(&salt, b"wrong").unwrap();
+        assert!(verify_sha256(&config, "acme", &salt, &bad).is_none());
+        assert!(verify_sha256(&config, "open", &salt, &[]).is_some());
     }
 
     #[test]

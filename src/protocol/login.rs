@@ -57,23 +57,33 @@ where
         .ok_or_else(|| Error::BadHandshake("the handshake response is malformed".to_string()))?;
     wire.set_capabilities(hello.capabilities & auth::server_capabilities());
 
-    let native = matches!(hello.plugin.as_deref(), None | Some(auth::NATIVE_PASSWORD));
-    let response = if native {
-        hello.auth_response.clone()
-    } else {
-        // The client started with another plugin's answer; ask for mysql_native_password instead.
-        wire.raw(&auth::switch_request(&salt)).await.map_err(gone)?;
-        wire.flush().await.map_err(gone)?;
-        let (seq, payload) = read(reader).await?;
-        wire.set_seq(seq.wrapping_add(1));
-        payload
+    let denied = |response: &[u8]| Error::AccessDenied {
+        user: hello.user.clone(),
+        using_password: !response.is_empty(),
     };
-    let user = auth::verify(&state.config, &hello.user, &salt, &response)
-        .cloned()
-        .ok_or_else(|| Error::AccessDenied {
-            user: hello.user.clone(),
-            using_password: !response.is_empty(),
-        })?;
+    let user = match hello.plugin.as_deref() {
+        None | Some(auth::NATIVE_PASSWORD) => {
+            auth::verify(&state.config, &hello.user, &salt, &hello.auth_response)
+                .ok_or_else(|| denied(&hello.auth_response))?
+        }
+        Some(auth::CACHING_SHA2_PASSWORD) => {
+            // MySQL 8.4/9 clients answer with caching_sha2_password whatever the greeting names.
+            let user = auth::verify_sha256(&state.config, &hello.user, &salt, &hello.auth_response)
+                .ok_or_else(|| denied(&hello.auth_response))?;
+            wire.raw(&auth::FAST_AUTH_SUCCESS).await.map_err(gone)?;
+            user
+        }
+        Some(_) => {
+            // The client started with another plugin's answer; ask for mysql_native_password instead.
+            wire.raw(&auth::switch_request(&salt)).await.map_err(gone)?;
+            wire.flush().await.map_err(gone)?;
+            let (seq, response) = read(reader).await?;
+            wire.set_seq(seq.wrapping_add(1));
+            auth::verify(&state.config, &hello.user, &salt, &response)
+                .ok_or_else(|| denied(&response))?
+        }
+    }
+    .clone();
     Ok(Login { user, hello })
 }
 

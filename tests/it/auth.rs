@@ -93,7 +93,7 @@ async fn greeting_announces_the_backend_version() {
 }
 
 #[tokio::test]
-async fn a_client_starting_with_another_plugin_is_switched_to_native_password() {
+async fn caching_sha2_clients_pass_fast_auth_and_others_are_switched_to_native_password() {
     let proxy = Proxy::start().await;
     let mut raw =
         RawClient::login_as_plugin(proxy.address, TENANT_1, "caching_sha2_password").await;

@@ -46,10 +46,14 @@ impl RawClient {
         response.extend_from_slice(user.as_bytes());
         response.push(0);
         let native = plugin == "mysql_native_password";
-        let first: Vec<u8> = if native {
-            scramble.to_vec()
-        } else {
-            vec![0x5A; 32]
+        let first: Vec<u8> = match plugin {
+            "mysql_native_password" => scramble.to_vec(),
+            "caching_sha2_password" => {
+                mysql_common::scramble::scramble_sha256(&salt, password.as_bytes())
+                    .map(|s| s.to_vec())
+                    .unwrap_or_default()
+            }
+            _ => vec![0x5A; 32],
         };
         response.push(first.len() as u8);
         response.extend_from_slice(&first);
@@ -57,6 +61,13 @@ impl RawClient {
         response.push(0);
         client.write(1, &response).await;
         let mut reply = client.read().await.expect("a reply to the handshake");
+        if reply == [0x01, 0x03] {
+            // caching_sha2_password: fast authentication succeeded; the OK follows.
+            reply = client
+                .read()
+                .await
+                .expect("the OK after fast authentication");
+        }
         if reply.first() == Some(&0xFE) && !native {
             let name_end = reply[1..]
                 .iter()
