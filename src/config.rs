@@ -39,6 +39,10 @@ pub struct User {
     pub tenant: Option<u64>,
     #[serde(default)]
     pub admin: bool,
+    /// Whether this login's sessions start with `stardust_allow_scan` on: filters on unindexed model fields
+    /// read the JSON payload instead of being refused.
+    #[serde(default)]
+    pub allow_scan: bool,
 }
 
 /// What a user may do, derived from the `[[users]]` entry.

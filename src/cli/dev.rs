@@ -102,6 +102,7 @@ fn dev_config(listen: &str, backend_url: String) -> Config {
         password: password.to_string(),
         tenant,
         admin: tenant.is_none(),
+        allow_scan: false,
     };
     let mut config = Config::new(&backend_url);
     config.listen = listen.to_string();

@@ -81,6 +81,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             shadows: crate::write::Shadows::default(),
             allow_scan: false,
         };
+        session.allow_scan = session.user.allow_scan;
         if let Err(e) = session
             .start(login.hello.database.as_deref(), login.hello.collation)
             .await
@@ -516,7 +517,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.statements.clear();
         self.shadows.clear();
         self.tenant = None;
-        self.allow_scan = false;
+        self.allow_scan = self.user.allow_scan;
         self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
         let database = self
             .database

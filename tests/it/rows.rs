@@ -548,3 +548,56 @@ async fn a_client_leaving_mid_transaction_loses_only_its_uncommitted_writes() {
         .unwrap();
     assert_eq!(qty, Some(10));
 }
+
+#[tokio::test]
+async fn a_login_may_start_with_scans_allowed_and_admins_join_model_and_backend_tables() {
+    let database = fresh_database().await;
+    let mut config = crate::support::config_for(&database);
+    config.users[1].allow_scan = true;
+    let proxy = Proxy::start_with(config).await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_c (name VARCHAR(20), note TEXT, INDEX (name))")
+        .await
+        .unwrap();
+    acme.query_drop("INSERT INTO model_c (name, note) VALUES ('a', 'x'), ('b', 'y')")
+        .await
+        .unwrap();
+    let scanned: Vec<String> = acme
+        .query("SELECT name FROM model_c WHERE note = 'y'")
+        .await
+        .unwrap();
+    assert_eq!(
+        scanned,
+        vec!["b"],
+        "this login's sessions start with scans allowed"
+    );
+    let mut globex = proxy.tenant(2).await;
+    globex
+        .query_drop("CREATE TABLE model_c (note TEXT)")
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            globex
+                .query_drop("SELECT note FROM model_c WHERE note = 'y'")
+                .await
+        ),
+        1235
+    );
+
+    let mut admin = proxy.admin().await;
+    admin
+        .query_drop("CREATE TABLE orders (company VARCHAR(20), total INT)")
+        .await
+        .unwrap();
+    admin
+        .query_drop("INSERT INTO orders VALUES ('a', 10), ('b', 20), ('z', 30)")
+        .await
+        .unwrap();
+    admin.query_drop("SET stardust_tenant = 1").await.unwrap();
+    let joined: Vec<(String, i64)> = admin
+        .query("SELECT c.name, o.total FROM model_c c JOIN orders o ON o.company = c.name ORDER BY c.name")
+        .await
+        .unwrap();
+    assert_eq!(joined, vec![("a".to_string(), 10), ("b".to_string(), 20)]);
+}

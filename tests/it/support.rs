@@ -81,6 +81,7 @@ pub fn users() -> Vec<User> {
         password: password.to_string(),
         tenant,
         admin: tenant.is_none(),
+        allow_scan: false,
     };
     vec![
         user(ADMIN, None),
