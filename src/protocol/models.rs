@@ -81,7 +81,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         })
     }
 
-    pub(super) async fn show_model(&mut self, show: ModelShow) -> Result<(), crate::Error> {
+    /// SHOW/DESCRIBE of a model table; an admin who chose no tenant means a backend table of that name.
+    pub(super) async fn show_model(
+        &mut self,
+        show: ModelShow,
+        text: &str,
+    ) -> Result<(), crate::Error> {
+        if self.tenant().is_none() {
+            return self.forward(text.as_bytes()).await;
+        }
         let flavor = self.flavor();
         let answer = match show {
             ModelShow::Columns { table, full, like } => {

@@ -344,7 +344,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             Route::ShowTables { full, like } => self.show_tables(full, like.as_deref(), text).await,
             Route::ShowTableStatus { like } => self.show_table_status(like.as_deref(), text).await,
-            Route::ShowModel(show) => self.show_model(show).await,
+            Route::ShowModel(show) => self.show_model(show, text).await,
             Route::ModelDdl(statement) => self.model_ddl(&statement).await,
             Route::InformationSchema(statement) => self.information_schema(*statement, text).await,
             Route::Virtual(statement) => self.virtual_statement(&statement).await,

@@ -652,3 +652,18 @@ async fn table_status_and_constraint_views_match_the_native_twin() {
         "what Grafana asks for its schema list"
     );
 }
+
+#[tokio::test]
+async fn an_admin_without_a_tenant_reaches_backend_tables_of_any_name() {
+    let proxy = Proxy::start().await;
+    let mut admin = proxy.admin().await;
+    // Without a tenant chosen, names are the backend's: SHOW and DESCRIBE go to the backend.
+    assert_eq!(code(admin.query_drop("DESCRIBE model_nothing").await), 1146);
+    let tables: Vec<String> = admin.query("SHOW TABLES LIKE 'entry%'").await.unwrap();
+    assert_eq!(tables, vec!["entry_data"]);
+    assert_eq!(
+        code(admin.query_drop("SELECT * FROM model_nothing").await),
+        1046,
+        "model rows need a tenant"
+    );
+}
