@@ -224,9 +224,16 @@ pub async fn serve_on(
         .unwrap_or_default();
     tracing::info!(%address, "serving MySQL clients");
     let backend = state.backend.clone();
+    let daemons = tokio_util::task::TaskTracker::new();
+    if state.config.daemons {
+        stardust::daemons::spawn(&backend, &shutdown, &daemons);
+    }
+    daemons.close();
     server::run(listener, state, shutdown)
         .await
         .map_err(|e| e.to_string())?;
+    // Every daemon loop stops at the cancellation; a tick in flight finishes its transaction.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), daemons.wait()).await;
     // Sessions still busy after the grace period hold pool connections; do not wait for them forever.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), backend.close()).await;
     Ok(())

@@ -27,6 +27,9 @@ pub struct Config {
     /// Largest packet accepted from a client, in bytes.
     #[serde(default = "default_max_allowed_packet")]
     pub max_allowed_packet: usize,
+    /// Whether `serve` runs the daemons (Reconciler backfills, Liberator sweeps) in-process.
+    #[serde(default = "default_daemons")]
+    pub daemons: bool,
 }
 
 /// One login. Exactly one of `tenant` and `admin = true` is set.
@@ -87,6 +90,9 @@ fn default_max_connections() -> usize {
 fn default_shutdown_grace_secs() -> u64 {
     10
 }
+fn default_daemons() -> bool {
+    true
+}
 fn default_max_allowed_packet() -> usize {
     64 * 1024 * 1024
 }
@@ -101,6 +107,7 @@ impl Config {
             max_connections: default_max_connections(),
             shutdown_grace_secs: default_shutdown_grace_secs(),
             max_allowed_packet: default_max_allowed_packet(),
+            daemons: default_daemons(),
         }
     }
 

@@ -17,6 +17,9 @@ pub mod rewrite;
 /// The write path for model rows: shadow-table coercion, entries and slot pages in one transaction.
 pub mod write;
 
+/// The in-process daemons: Reconciler (backfills), Liberator (sweeps).
+pub mod daemons;
+
 /// `stardust verify` / `repair`: slots against the JSON.
 pub mod verify;
 

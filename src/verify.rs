@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::backend::{self, Backend};
 use crate::catalog::{Family, Field, Model};
 use crate::registry;
-use crate::write::payload_path;
+use crate::write::slot_expression;
 
 /// Which models to look at.
 #[derive(Debug, Clone, Default)]
@@ -41,20 +41,6 @@ pub struct Report {
     /// Entries waiting on `stardust_sync_queue` for a slot (they are written to JSON and are not drift).
     pub queued: u64,
     pub drift: u64,
-}
-
-/// The JSON value of `field` coerced to its slot family's column type.
-fn coerced_json(field: &Field, family: Family) -> String {
-    let text = format!(
-        "JSON_UNQUOTE(JSON_EXTRACT(e.fields, '{}'))",
-        payload_path(field)
-    );
-    match family {
-        Family::Str => text,
-        Family::Int => format!("CAST({text} AS SIGNED)"),
-        Family::Num => format!("({text} + 0E0)"),
-        Family::Dt => format!("CAST({text} AS DATETIME)"),
-    }
 }
 
 /// Live slots a field is checked on: those reads trust (`assigned`, `ready`); a backfilling slot is incomplete
@@ -116,7 +102,7 @@ pub async fn verify(backend: &Backend, filter: &Filter) -> Result<Report, backen
             let Some((family, slot)) = checked(field) else {
                 continue;
             };
-            let expected = coerced_json(field, family);
+            let expected = slot_expression(field, family);
             let sql = format!(
                 "SELECT COUNT(*) FROM entry_data e LEFT JOIN `{table}` p ON p.entry_id = e.id \
                  WHERE {live} AND NOT (p.{column} <=> {expected})",
@@ -157,7 +143,7 @@ pub async fn repair(backend: &Backend, filter: &Filter) -> Result<u64, backend::
             let Some((family, slot)) = checked(field) else {
                 continue;
             };
-            let expected = coerced_json(field, family);
+            let expected = slot_expression(field, family);
             let sql = format!(
                 "INSERT INTO `{table}` (entry_id, tenant_id, {column}) \
                  SELECT e.id, e.tenant_id, {expected} FROM entry_data e \

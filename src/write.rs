@@ -11,7 +11,7 @@ mod update;
 
 pub use delete::delete;
 pub use insert::insert;
-pub use payload::path as payload_path;
+pub use payload::{path as payload_path, slot_expression};
 pub use shadow::Shadows;
 pub use update::{update, Change, Updated};
 

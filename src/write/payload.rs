@@ -15,6 +15,22 @@ pub fn path(field: &Field) -> String {
     format!("$.\"{}\"", field.id)
 }
 
+/// SQL for a field's JSON value coerced to its slot family's column type, NULL where it cannot be (a retype may
+/// leave values of the old type in the JSON): what a slot must hold. Used by backfills, `verify` and `repair`.
+pub fn slot_expression(field: &Field, family: Family) -> String {
+    let text = format!("JSON_UNQUOTE(JSON_EXTRACT(e.fields, '{}'))", path(field));
+    match family {
+        Family::Str => text,
+        Family::Int => format!("CASE WHEN {text} REGEXP '^-?[0-9]+$' THEN CAST({text} AS SIGNED) END"),
+        Family::Num => format!(
+            "CASE WHEN {text} REGEXP '^-?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?$' THEN ({text} + 0E0) END"
+        ),
+        Family::Dt => format!(
+            "CASE WHEN {text} REGEXP '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}' THEN CAST({text} AS DATETIME) END"
+        ),
+    }
+}
+
 /// A coerced value, as the backend printed it, in its stored JSON form: integers as numbers; JSON as JSON;
 /// everything else as the exact text (DECIMAL keeps its scale, dates their format).
 pub fn json_value(field: &Field, text: &str) -> Value {

@@ -7,6 +7,7 @@ mod auth;
 mod bootstrap;
 mod chatter;
 mod cli;
+mod daemons;
 mod differential;
 mod drivers;
 mod grammar;

@@ -1,0 +1,109 @@
+//! The daemons that finish what DDL starts, hosted in the proxy process: each a loop around a small `tick()`
+//! that does one unit of work, backs off while idle, and stops promptly on shutdown.
+
+pub mod liberator;
+pub mod reconciler;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::backend::{self, Backend};
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// Did some work; tick again at once.
+    Worked,
+    /// Nothing to do (or another instance holds the singleton lock); wait before the next tick.
+    Idle,
+}
+
+/// The longest an idle daemon waits between ticks.
+const MAX_IDLE: Duration = Duration::from_secs(5);
+const MIN_IDLE: Duration = Duration::from_millis(200);
+
+/// Starts the Reconciler (backfills) and the Liberator (sweeps) on `tracker`, until `token` is cancelled.
+pub fn spawn(backend: &Backend, token: &CancellationToken, tracker: &TaskTracker) {
+    let reconciler = backend.clone();
+    tracker.spawn(run("reconciler", token.clone(), move || {
+        let backend = reconciler.clone();
+        async move { reconciler::tick(&backend).await }
+    }));
+    let liberator = liberator::Liberator::new(backend.clone());
+    tracker.spawn(run("liberator", token.clone(), move || {
+        let liberator = liberator.clone();
+        async move { liberator.tick().await }
+    }));
+}
+
+/// Ticks until cancelled: at once after work, with a doubling pause (up to [`MAX_IDLE`]) while idle or failing.
+pub async fn run<F, Fut>(name: &'static str, token: CancellationToken, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Tick, backend::Error>>,
+{
+    let mut pause = MIN_IDLE;
+    while !token.is_cancelled() {
+        let outcome = tokio::select! {
+            _ = token.cancelled() => break,
+            outcome = tick() => outcome,
+        };
+        match outcome {
+            Ok(Tick::Worked) => {
+                pause = MIN_IDLE;
+                continue;
+            }
+            Ok(Tick::Idle) => {}
+            Err(e) => tracing::warn!(daemon = name, error = %e, "tick failed"),
+        }
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(MAX_IDLE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_loop_ticks_while_there_is_work_and_stops_when_cancelled() {
+        let token = CancellationToken::new();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let (counter, cancel) = (ticks.clone(), token.clone());
+        run("test", token.clone(), move || {
+            let (counter, cancel) = (counter.clone(), cancel.clone());
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) + 1 == 5 {
+                    cancel.cancel();
+                }
+                Ok(Tick::Worked)
+            }
+        })
+        .await;
+        assert_eq!(
+            ticks.load(Ordering::SeqCst),
+            5,
+            "worked ticks follow each other; cancellation ends the loop"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_loop_waits_but_wakes_for_cancellation() {
+        let token = CancellationToken::new();
+        let cancel = token.clone();
+        let idle = tokio::spawn(run("idle", token, || async { Ok(Tick::Idle) }));
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), idle)
+            .await
+            .expect("the loop stops during its pause")
+            .unwrap();
+    }
+}

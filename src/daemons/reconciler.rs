@@ -1,0 +1,135 @@
+//! The Reconciler's backfill: a `backfilling` slot (a promoted or retyped field) is filled from the JSON in
+//! chunks, its cursor in `backfill_checkpoints`, then becomes `ready`. Workers on any number of instances claim
+//! slots with `FOR UPDATE SKIP LOCKED`, so each chunk is done once.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Row, TxOpts};
+
+use super::Tick;
+use crate::backend::{self, Backend};
+use crate::catalog::{ColumnShape, Family, Field};
+use crate::registry;
+use crate::write::slot_expression;
+
+/// Entries per chunk, each chunk one transaction.
+pub const CHUNK: u64 = 1000;
+
+const CLAIM: &str =
+    "SELECT a.id, a.slot_column, p.table_name, f.id, f.declared_type, m.tenant_id, m.id \
+    FROM stardust_slot_assignments a \
+    JOIN stardust_pages p ON p.id = a.page_id \
+    JOIN stardust_fields f ON f.id = a.live_field_id \
+    JOIN stardust_models m ON m.id = f.model_id \
+    WHERE a.status = 'backfilling' ORDER BY a.id LIMIT 1 FOR UPDATE SKIP LOCKED";
+
+/// Backfills one chunk of one `backfilling` slot.
+pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
+    let mut conn = backend.conn(false).await?;
+    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    let claimed: Option<Row> = tx.query_first(CLAIM).await?;
+    let Some(row) = claimed else {
+        return Ok(Tick::Idle);
+    };
+    let slot: i64 = row.get(0).unwrap_or_default();
+    let column: String = row.get(1).unwrap_or_default();
+    let table: String = row.get(2).unwrap_or_default();
+    let field_id: i64 = row.get(3).unwrap_or_default();
+    let declared: String = row.get(4).unwrap_or_default();
+    let tenant: u64 = row.get(5).unwrap_or_default();
+    let model: i64 = row.get(6).unwrap_or_default();
+    let Some(family) = Family::from_declared(&declared) else {
+        return Ok(Tick::Idle);
+    };
+    // One checkpoint per (slot, field): a later promotion of the same field starts over instead of colliding
+    // with a finished job of the same name (digest §8.3 item 2).
+    let job = format!("backfill_slot_{slot}_field_{field_id}");
+    tx.exec_drop(
+        "INSERT INTO backfill_checkpoints (job_name, last_processed_id, status, started_at, updated_at) \
+         VALUES (?, 0, 'running', UTC_TIMESTAMP(), UTC_TIMESTAMP()) \
+         ON DUPLICATE KEY UPDATE last_processed_id = IF(status = 'running', last_processed_id, 0), \
+         status = 'running', updated_at = UTC_TIMESTAMP()",
+        (&job,),
+    )
+    .await?;
+    let cursor: u64 = tx
+        .exec_first(
+            "SELECT last_processed_id FROM backfill_checkpoints WHERE job_name = ?",
+            (&job,),
+        )
+        .await?
+        .unwrap_or(0);
+    let last: Option<u64> = tx
+        .exec_first(
+            "SELECT MAX(id) FROM (SELECT id FROM entry_data WHERE tenant_id = ? AND model_id = ? AND id > ? \
+             ORDER BY id LIMIT ?) AS chunk",
+            (tenant, model, cursor, CHUNK),
+        )
+        .await?
+        .flatten();
+    let Some(last) = last else {
+        finish(&mut tx, slot, &job).await?;
+        tx.commit().await?;
+        tracing::info!(
+            event = "promote_to_ready",
+            slot,
+            field_id,
+            "backfill complete; slot ready"
+        );
+        return Ok(Tick::Worked);
+    };
+    let field = Field {
+        id: field_id,
+        name: String::new(),
+        family: Some(family),
+        filterable: true,
+        index_name: None,
+        ordinal: 0,
+        shape: ColumnShape::default(),
+        slot: None,
+    };
+    let value = slot_expression(&field, family);
+    tx.exec_drop(
+        format!(
+            "INSERT INTO `{table}` (entry_id, tenant_id, {column}) \
+             SELECT e.id, e.tenant_id, {value} FROM entry_data e \
+             WHERE e.tenant_id = ? AND e.model_id = ? AND e.id > ? AND e.id <= ? \
+             ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
+        ),
+        (tenant, model, cursor, last),
+    )
+    .await?;
+    tx.exec_drop(
+        "UPDATE backfill_checkpoints SET last_processed_id = ?, updated_at = UTC_TIMESTAMP() WHERE job_name = ?",
+        (last, &job),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::debug!(
+        event = "chunk_complete",
+        queue = "retype_backfill",
+        slot,
+        cursor = last,
+        "backfill chunk"
+    );
+    Ok(Tick::Worked)
+}
+
+/// The last chunk is done: the slot becomes readable and filterable, and every instance learns it.
+async fn finish(
+    tx: &mut mysql_async::Transaction<'_>,
+    slot: i64,
+    job: &str,
+) -> Result<(), backend::Error> {
+    tx.exec_drop(
+        "UPDATE stardust_slot_assignments SET status = 'ready' WHERE id = ? AND status = 'backfilling'",
+        (slot,),
+    )
+    .await?;
+    tx.exec_drop(
+        "UPDATE backfill_checkpoints SET status = 'completed', completed_at = UTC_TIMESTAMP(), \
+         updated_at = UTC_TIMESTAMP() WHERE job_name = ?",
+        (job,),
+    )
+    .await?;
+    registry::bump(tx).await
+}

@@ -1,0 +1,189 @@
+//! The daemons' ticks against a real backend: backfills make promoted and retyped fields filterable; sweeps
+//! clear and free the slots of dropped fields; the Liberator runs on one instance at a time.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use stardust::daemons::liberator::{self, Liberator};
+use stardust::daemons::{reconciler, Tick};
+
+use crate::support::{code, direct, fresh_database, texts, Proxy};
+
+async fn until_idle<F, Fut>(mut tick: F) -> usize
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Tick, stardust::backend::Error>>,
+{
+    for n in 0..10_000 {
+        if tick().await.unwrap() == Tick::Idle {
+            return n;
+        }
+    }
+    panic!("the daemon never went idle");
+}
+
+async fn status_of(conn: &mut Conn, field: &str) -> Option<String> {
+    conn.exec_first(
+        "SELECT a.status FROM stardust_slot_assignments a JOIN stardust_fields f ON f.id = a.live_field_id \
+         WHERE f.name = ?",
+        (field,),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_promoted_field_is_backfilled_and_then_filters_like_a_native_index() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_p (name VARCHAR(20), qty INT, price DECIMAL(8,2))")
+        .await
+        .unwrap();
+    let native_db = fresh_database().await;
+    let mut native = direct(Some(&native_db)).await;
+    native
+        .query_drop("CREATE TABLE model_p (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), qty INT, price DECIMAL(8,2), KEY (qty))")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (0..2500)
+        .map(|i| format!("('n{i}', {}, {}.{:02})", i % 97, i % 50, i % 100))
+        .collect();
+    let insert = format!(
+        "INSERT INTO model_p (name, qty, price) VALUES {}",
+        rows.join(", ")
+    );
+    acme.query_drop(&insert).await.unwrap();
+    native.query_drop(&insert).await.unwrap();
+
+    acme.query_drop("ALTER TABLE model_p ADD INDEX (qty)")
+        .await
+        .unwrap();
+    let mut registry = proxy.direct().await;
+    assert_eq!(
+        status_of(&mut registry, "qty").await.as_deref(),
+        Some("backfilling")
+    );
+    let refused = crate::support::server_error(
+        acme.query_drop("SELECT name FROM model_p WHERE qty = 5")
+            .await,
+    );
+    assert!(
+        refused.message.contains("still being indexed"),
+        "{}",
+        refused.message
+    );
+
+    let backend = proxy.state.backend.clone();
+    let chunks = until_idle(|| reconciler::tick(&backend)).await;
+    assert!(
+        chunks >= 3,
+        "2500 entries take three chunks and a final tick: {chunks}"
+    );
+    assert_eq!(
+        status_of(&mut registry, "qty").await.as_deref(),
+        Some("ready")
+    );
+
+    let sql =
+        "SELECT name, qty, price FROM model_p WHERE qty BETWEEN 5 AND 7 OR qty = 90 ORDER BY name";
+    assert_eq!(
+        texts(acme.query(sql).await.unwrap()),
+        texts(native.query(sql).await.unwrap())
+    );
+    // A retype across families: backfilled again, from the JSON, into a string slot.
+    acme.query_drop("ALTER TABLE model_p MODIFY COLUMN qty VARCHAR(10)")
+        .await
+        .unwrap();
+    native
+        .query_drop("ALTER TABLE model_p MODIFY COLUMN qty VARCHAR(10)")
+        .await
+        .unwrap();
+    until_idle(|| reconciler::tick(&backend)).await;
+    let sql = "SELECT name FROM model_p WHERE qty = '42' ORDER BY name";
+    assert_eq!(
+        texts(acme.query(sql).await.unwrap()),
+        texts(native.query(sql).await.unwrap())
+    );
+    let report = stardust::verify::verify(&backend, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.drift, 0, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_dropped_fields_slot_is_swept_and_freed_by_one_liberator() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_l (code VARCHAR(10), n INT, INDEX (n))")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (0..2300).map(|i| format!("('c{i}', {i})")).collect();
+    acme.query_drop(format!(
+        "INSERT INTO model_l (code, n) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    let mut registry = proxy.direct().await;
+    let (table, column): (String, String) = registry
+        .query_first(
+            "SELECT p.table_name, a.slot_column FROM stardust_slot_assignments a \
+             JOIN stardust_pages p ON p.id = a.page_id JOIN stardust_fields f ON f.id = a.live_field_id WHERE f.name = 'n'",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    acme.query_drop("ALTER TABLE model_l DROP COLUMN n")
+        .await
+        .unwrap();
+    let tombstoned: Option<u64> = registry
+        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
+        .await
+        .unwrap();
+    assert_eq!(tombstoned, Some(1));
+
+    let backend = proxy.state.backend.clone();
+    let first = Liberator::new(backend.clone());
+    let second = Liberator::new(backend.clone());
+    assert_eq!(
+        first.tick().await.unwrap(),
+        Tick::Worked,
+        "the first takes the lock and sweeps"
+    );
+    assert_eq!(
+        second.tick().await.unwrap(),
+        Tick::Idle,
+        "the second finds the lock taken"
+    );
+    until_idle(|| first.tick()).await;
+    let left: Option<u64> = registry
+        .query_first(format!(
+            "SELECT COUNT(*) FROM `{table}` WHERE {column} IS NOT NULL"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(left, Some(0), "no old value survives in the slot");
+    let states: Vec<(String, Option<i64>)> = registry
+        .query(format!(
+            "SELECT status, sweep_cursor_id FROM stardust_slot_assignments a JOIN stardust_pages p ON p.id = a.page_id \
+             WHERE p.table_name = '{table}' AND a.slot_column = '{column}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        states,
+        vec![("free".to_string(), None)],
+        "freed with a clean cursor"
+    );
+    // The freed slot is reused by the next field that needs one, empty.
+    acme.query_drop("ALTER TABLE model_l ADD COLUMN m INT, ADD INDEX (m)")
+        .await
+        .unwrap();
+    let none: Vec<String> = acme
+        .query("SELECT code FROM model_l WHERE m IS NOT NULL")
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(code(acme.query_drop("SELECT n FROM model_l").await), 1054);
+    let _ = liberator::LOCK;
+}
