@@ -3,6 +3,7 @@
 
 pub mod liberator;
 pub mod reconciler;
+pub mod sync_queue;
 
 use std::future::Future;
 use std::time::Duration;
@@ -30,7 +31,16 @@ pub fn spawn(backend: &Backend, token: &CancellationToken, tracker: &TaskTracker
     let reconciler = backend.clone();
     tracker.spawn(run("reconciler", token.clone(), move || {
         let backend = reconciler.clone();
-        async move { reconciler::tick(&backend).await }
+        async move {
+            // The queue first: its entries wait on it; then one backfill chunk.
+            let drained = sync_queue::tick(&backend).await?;
+            let backfilled = reconciler::tick(&backend).await?;
+            Ok(if drained == Tick::Worked || backfilled == Tick::Worked {
+                Tick::Worked
+            } else {
+                Tick::Idle
+            })
+        }
     }));
     let liberator = liberator::Liberator::new(backend.clone());
     tracker.spawn(run("liberator", token.clone(), move || {

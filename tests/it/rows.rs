@@ -506,6 +506,28 @@ async fn a_field_without_a_live_slot_is_written_to_json_and_queued() {
         .await
         .unwrap();
     assert_eq!(found, vec!["a"]);
+    // The Reconciler drains the queue: a free indexed slot is reserved and the queued entries projected.
+    let backend = proxy.state.backend.clone();
+    use stardust::daemons::{sync_queue, Tick};
+    assert_eq!(sync_queue::tick(&backend).await.unwrap(), Tick::Worked);
+    assert_eq!(sync_queue::tick(&backend).await.unwrap(), Tick::Idle);
+    let queued: Option<u64> = direct
+        .query_first("SELECT COUNT(*) FROM stardust_sync_queue")
+        .await
+        .unwrap();
+    assert_eq!(queued, Some(0));
+    acme.query_drop("SET stardust_allow_scan = 0")
+        .await
+        .unwrap();
+    let found: Vec<String> = acme
+        .query("SELECT code FROM model_q WHERE n = 2")
+        .await
+        .unwrap();
+    assert_eq!(found, vec!["b"], "filterable again, from the slot");
+    let report = stardust::verify::verify(&backend, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.drift, 0, "{report:?}");
 }
 
 #[tokio::test]
