@@ -4,9 +4,15 @@
 pub mod liberator;
 pub mod reconciler;
 pub mod sync_queue;
+pub mod watcher;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use tokio::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -47,6 +53,52 @@ pub fn spawn(backend: &Backend, token: &CancellationToken, tracker: &TaskTracker
         let liberator = liberator.clone();
         async move { liberator.tick().await }
     }));
+    let watcher = watcher::Watcher::new(backend.clone());
+    tracker.spawn(run("watcher", token.clone(), move || {
+        let watcher = watcher.clone();
+        async move { watcher.tick().await }
+    }));
+}
+
+/// A named `GET_LOCK` held on a connection of its own: the daemon it guards runs on exactly one instance at a
+/// time, and another instance takes over if that connection goes away. (A PID file cannot see other hosts.)
+#[derive(Clone)]
+pub struct Singleton {
+    backend: Backend,
+    name: &'static str,
+    holder: Arc<Mutex<Option<Conn>>>,
+}
+
+impl Singleton {
+    pub fn new(backend: Backend, name: &'static str) -> Singleton {
+        Singleton {
+            backend,
+            name,
+            holder: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Whether this instance holds the lock, taking it if it is free.
+    pub async fn hold(&self) -> Result<bool, backend::Error> {
+        let mut holder = self.holder.lock().await;
+        if let Some(conn) = holder.as_mut() {
+            let still: Option<Option<i64>> = conn
+                .exec_first("SELECT IS_USED_LOCK(?) = CONNECTION_ID()", (self.name,))
+                .await?;
+            if still.flatten() == Some(1) {
+                return Ok(true);
+            }
+        }
+        let mut conn = self.backend.conn(false).await?;
+        let got: Option<Option<i64>> = conn
+            .exec_first("SELECT GET_LOCK(?, 0)", (self.name,))
+            .await?;
+        if got.flatten() == Some(1) {
+            *holder = Some(conn);
+            return Ok(true);
+        }
+        Ok(false)
+    }
 }
 
 /// Ticks until cancelled: at once after work, with a doubling pause (up to [`MAX_IDLE`]) while idle or failing.

@@ -2,13 +2,10 @@
 //! is `free` again, so a dropped or retyped field's old values can never show through the field that reuses it.
 //! A singleton across instances: it works only while it holds a `GET_LOCK`.
 
-use std::sync::Arc;
-
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Row, TxOpts};
-use tokio::sync::Mutex;
+use mysql_async::{Row, TxOpts};
 
-use super::Tick;
+use super::{Singleton, Tick};
 use crate::backend::{self, Backend};
 use crate::registry;
 
@@ -16,47 +13,27 @@ pub const LOCK: &str = "stardust_liberator";
 /// Page rows nulled per chunk, each chunk one transaction.
 pub const CHUNK: u64 = 1000;
 
-/// The Liberator and the connection holding its singleton lock, if it has won it.
+/// The Liberator, working only where it holds its singleton lock.
 #[derive(Clone)]
 pub struct Liberator {
     backend: Backend,
-    holder: Arc<Mutex<Option<Conn>>>,
+    singleton: Singleton,
 }
 
 impl Liberator {
     pub fn new(backend: Backend) -> Liberator {
         Liberator {
+            singleton: Singleton::new(backend.clone(), LOCK),
             backend,
-            holder: Arc::new(Mutex::new(None)),
         }
     }
 
     /// Sweeps one chunk of the oldest tombstoned slot, if this instance holds the lock.
     pub async fn tick(&self) -> Result<Tick, backend::Error> {
-        if !self.hold_lock().await? {
+        if !self.singleton.hold().await? {
             return Ok(Tick::Idle);
         }
         sweep(&self.backend).await
-    }
-
-    /// Takes the singleton lock on a connection of its own, kept while the Liberator lives.
-    async fn hold_lock(&self) -> Result<bool, backend::Error> {
-        let mut holder = self.holder.lock().await;
-        if let Some(conn) = holder.as_mut() {
-            let still: Option<Option<i64>> = conn
-                .exec_first("SELECT IS_USED_LOCK(?) = CONNECTION_ID()", (LOCK,))
-                .await?;
-            if still.flatten() == Some(1) {
-                return Ok(true);
-            }
-        }
-        let mut conn = self.backend.conn(false).await?;
-        let got: Option<Option<i64>> = conn.exec_first("SELECT GET_LOCK(?, 0)", (LOCK,)).await?;
-        if got.flatten() == Some(1) {
-            *holder = Some(conn);
-            return Ok(true);
-        }
-        Ok(false)
     }
 }
 

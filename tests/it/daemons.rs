@@ -22,6 +22,12 @@ where
     panic!("the daemon never went idle");
 }
 
+async fn pages(conn: &mut Conn) -> Option<u64> {
+    conn.query_first("SELECT COUNT(*) FROM stardust_pages")
+        .await
+        .unwrap()
+}
+
 async fn status_of(conn: &mut Conn, field: &str) -> Option<String> {
     conn.exec_first(
         "SELECT a.status FROM stardust_slot_assignments a JOIN stardust_fields f ON f.id = a.live_field_id \
@@ -186,4 +192,81 @@ async fn a_dropped_fields_slot_is_swept_and_freed_by_one_liberator() {
     assert!(none.is_empty());
     assert_eq!(code(acme.query_drop("SELECT n FROM model_l").await), 1054);
     let _ = liberator::LOCK;
+}
+
+#[tokio::test]
+async fn the_watcher_keeps_capacity_ahead_of_demand_on_one_instance() {
+    let proxy = Proxy::start().await;
+    let backend = proxy.state.backend.clone();
+    let mut registry = proxy.direct().await;
+    assert_eq!(pages(&mut registry).await, Some(0));
+    let watcher = stardust::daemons::watcher::Watcher::new(backend.clone());
+    let other = stardust::daemons::watcher::Watcher::new(backend.clone());
+    assert_eq!(
+        watcher.tick().await.unwrap(),
+        Tick::Worked,
+        "no capacity: a page is provisioned"
+    );
+    assert_eq!(
+        other.tick().await.unwrap(),
+        Tick::Idle,
+        "the other instance does not hold the lock"
+    );
+    assert_eq!(
+        watcher.tick().await.unwrap(),
+        Tick::Idle,
+        "capacity is above the low-water mark"
+    );
+    assert_eq!(pages(&mut registry).await, Some(1));
+}
+
+#[tokio::test]
+async fn a_backfill_resumes_from_its_checkpoint_after_a_restart() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_r (n INT)")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (0..3500).map(|i| format!("({i})")).collect();
+    acme.query_drop(format!(
+        "INSERT INTO model_r (n) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    acme.query_drop("ALTER TABLE model_r ADD INDEX (n)")
+        .await
+        .unwrap();
+    let url = format!("{}/{}", crate::support::backend().root_url, proxy.database);
+    // One chunk, then the "process" goes away; a new one picks up at the checkpoint.
+    let first = stardust::backend::Backend::connect(&url, 2).await.unwrap();
+    assert_eq!(reconciler::tick(&first).await.unwrap(), Tick::Worked);
+    first.close().await;
+    let mut registry = proxy.direct().await;
+    let cursor: Option<u64> = registry
+        .query_first("SELECT last_processed_id FROM backfill_checkpoints WHERE status = 'running'")
+        .await
+        .unwrap();
+    assert!(
+        cursor.unwrap_or(0) > 0,
+        "the first chunk's progress is durable"
+    );
+    let second = stardust::backend::Backend::connect(&url, 2).await.unwrap();
+    let chunks = until_idle(|| reconciler::tick(&second)).await;
+    assert_eq!(
+        chunks, 4,
+        "three more chunks (2500 entries) and the final tick, none repeated"
+    );
+    let found: Vec<i64> = acme
+        .query("SELECT n FROM model_r WHERE n BETWEEN 998 AND 1002 ORDER BY n")
+        .await
+        .unwrap();
+    assert_eq!(found, vec![998, 999, 1000, 1001, 1002]);
+    assert_eq!(
+        stardust::verify::verify(&second, &Default::default())
+            .await
+            .unwrap()
+            .drift,
+        0
+    );
 }
