@@ -2,6 +2,7 @@
 
 pub mod information_schema;
 pub mod select;
+pub mod system_schema;
 
 use sqlparser::ast::{Ident, Query, Statement, TableAlias, TableFactor};
 use sqlparser::dialect::MySqlDialect;

@@ -79,6 +79,14 @@ impl Sessions {
         self.lock().get(&id).cloned()
     }
 
+    /// Every live session, by id.
+    pub fn list(&self) -> Vec<(u32, SessionHandle)> {
+        let mut all: Vec<(u32, SessionHandle)> =
+            self.lock().iter().map(|(id, h)| (*id, h.clone())).collect();
+        all.sort_by_key(|(id, _)| *id);
+        all
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

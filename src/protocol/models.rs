@@ -169,6 +169,32 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.forward(statement.to_string().as_bytes()).await
     }
 
+    /// A read of the `stardust` system schema: a tenant login sees its own tenant's state and its own sessions.
+    pub(super) async fn system_schema(
+        &mut self,
+        mut statement: Statement,
+    ) -> Result<(), crate::Error> {
+        use crate::rewrite::system_schema::{substitute, Process};
+        let tenant = match self.user.role() {
+            Role::Tenant(tenant) => Some(tenant),
+            Role::Admin => None,
+        };
+        let processes: Vec<Process> = self
+            .state
+            .sessions
+            .list()
+            .into_iter()
+            .filter(|(_, handle)| tenant.is_none() || handle.user == self.user.name)
+            .map(|(id, handle)| Process {
+                id,
+                user: handle.user,
+                backend_thread: handle.backend_thread,
+            })
+            .collect();
+        substitute(&mut statement, tenant, &processes)?;
+        self.forward(statement.to_string().as_bytes()).await
+    }
+
     /// The virtual rows; for admins, with the backend's own answer to the same statement, sorted by name.
     async fn answer_merged(&mut self, mut answer: Answer, text: &str) -> Result<(), crate::Error> {
         if self.user.role() == Role::Admin {

@@ -348,6 +348,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Route::ModelDdl(statement) => self.model_ddl(&statement).await,
             Route::InformationSchema(statement) => self.information_schema(*statement, text).await,
             Route::Virtual(statement) => self.virtual_statement(&statement).await,
+            Route::SystemSchema(statement) => self.system_schema(*statement).await,
         }
     }
 

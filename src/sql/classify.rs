@@ -51,6 +51,8 @@ pub enum Route {
     InformationSchema(Box<Statement>),
     /// Any other statement that names a model table.
     Virtual(Box<Statement>),
+    /// A read of the `stardust` system schema.
+    SystemSchema(Box<Statement>),
 }
 
 /// Introspection of one model table.
@@ -160,6 +162,15 @@ fn route(statement: &Statement, ctx: &Context<'_>) -> Result<Route, Error> {
         } else {
             Route::Virtual(boxed)
         });
+    }
+    if tables.iter().any(|t| matches!(t, Table::System(_))) {
+        return match statement {
+            Statement::Query(_) => Ok(Route::SystemSchema(Box::new(statement.clone()))),
+            _ => Err(Error::NotSupported(
+                "the stardust schema is read-only: its state changes through DDL, writes and the daemons"
+                    .to_string(),
+            )),
+        };
     }
     if tables
         .iter()

@@ -23,6 +23,8 @@ pub enum Table {
     Virtual(String),
     /// One of [`INFORMATION_SCHEMA_TABLES`], upper-cased.
     InformationSchema(String),
+    /// A table of the read-only `stardust` system schema (`stardust.models`, …).
+    System(&'static str),
     /// Anything else: a backend table.
     Backend(String),
 }
@@ -35,6 +37,9 @@ pub fn table(name: &ObjectName, home: &str) -> Table {
         .filter_map(|p| p.as_ident().map(|i| i.value.clone()))
         .collect();
     let printed = name.to_string().replace('`', "");
+    if let Some(system) = crate::rewrite::system_schema::system_table(&parts) {
+        return Table::System(system);
+    }
     match parts.as_slice() {
         [table] if is_virtual(table) => Table::Virtual(table.clone()),
         [db, table] if db == home && is_virtual(table) => Table::Virtual(table.clone()),

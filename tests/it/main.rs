@@ -18,3 +18,4 @@ mod passthrough;
 mod policy;
 mod prepared;
 mod rows;
+mod system_schema;
