@@ -119,3 +119,35 @@ if pid:
     print()
     print(f"Streaming all {n} rows through the proxy: RSS {before/1024:.1f} MB before, peak {peak/1024:.1f} MB "
           f"(growth {(peak-before)/1024:.1f} MB).")
+
+# Daemon throughput: promote a field of the loaded model (the Reconciler backfills it), then demote it (the
+# Liberator sweeps the old slot). Progress is read from the stardust schema.
+def wait_for(sql, done):
+    start = time.perf_counter()
+    while True:
+        with proxy.cursor() as c:
+            c.execute(sql)
+            if done(c.fetchall()):
+                return time.perf_counter() - start
+        time.sleep(0.05)
+
+with proxy.cursor() as c:
+    c.execute("ALTER TABLE model_bench ADD INDEX (revenue)")
+backfill = wait_for("SELECT slot_status FROM stardust.fields WHERE table_name = 'model_bench' AND name = 'revenue'",
+                    lambda rows: rows and rows[0][0] == "ready")
+admin = pymysql.connect(host="127.0.0.1", port=proxy_port, user="admin", password="admin", database=database, autocommit=True)
+with proxy.cursor() as c:
+    c.execute("ALTER TABLE model_bench DROP INDEX revenue")
+sweep_start = time.perf_counter()
+with admin.cursor() as c:
+    while True:
+        c.execute("SELECT COUNT(*) FROM stardust.slots WHERE status = 'tombstoned'")
+        if c.fetchone()[0] == 0:
+            break
+        time.sleep(0.05)
+sweep = time.perf_counter() - sweep_start
+print()
+print("| daemon work | rows | seconds | rows/s |")
+print("|---|---:|---:|---:|")
+print(f"| Reconciler backfill (ADD INDEX on a loaded field) | {rows} | {backfill:.2f} | {rows / backfill:.0f} |")
+print(f"| Liberator sweep (DROP INDEX) | {rows} | {sweep:.2f} | {rows / sweep:.0f} |")
