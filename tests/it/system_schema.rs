@@ -80,6 +80,14 @@ async fn the_system_schema_shows_each_tenant_its_own_state() {
         vec!["model_company", "model_secret"],
         "admins see every tenant"
     );
-    assert_eq!(code(acme.query_drop("DELETE FROM stardust.models").await), 1227, "not a tenant's to change");
-    assert_eq!(code(admin.query_drop("DELETE FROM stardust.models").await), 1235, "read-only for everyone");
+    assert_eq!(
+        code(acme.query_drop("DELETE FROM stardust.models").await),
+        1227,
+        "not a tenant's to change"
+    );
+    assert_eq!(
+        code(admin.query_drop("DELETE FROM stardust.models").await),
+        1235,
+        "read-only for everyone"
+    );
 }
