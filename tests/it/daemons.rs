@@ -270,3 +270,103 @@ async fn a_backfill_resumes_from_its_checkpoint_after_a_restart() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_sweep_resumes_on_another_instance_after_the_first_goes_away() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_s (n INT, INDEX (n))")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (0..2600).map(|i| format!("({i})")).collect();
+    acme.query_drop(format!(
+        "INSERT INTO model_s (n) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    acme.query_drop("ALTER TABLE model_s DROP INDEX n")
+        .await
+        .unwrap();
+    let url = format!("{}/{}", crate::support::backend().root_url, proxy.database);
+    let first_backend = stardust::backend::Backend::connect(&url, 2).await.unwrap();
+    let first = Liberator::new(first_backend.clone());
+    assert_eq!(first.tick().await.unwrap(), Tick::Worked);
+    let second_backend = stardust::backend::Backend::connect(&url, 2).await.unwrap();
+    let second = Liberator::new(second_backend.clone());
+    assert_eq!(
+        second.tick().await.unwrap(),
+        Tick::Idle,
+        "the first still holds the lock"
+    );
+    drop(first);
+    first_backend.close().await;
+    let chunks = until_idle(|| second.tick()).await;
+    assert_eq!(
+        chunks, 3,
+        "two more chunks from the cursor, then the release"
+    );
+    let mut registry = proxy.direct().await;
+    let tombstoned: Option<u64> = registry
+        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
+        .await
+        .unwrap();
+    assert_eq!(tombstoned, Some(0));
+}
+
+#[tokio::test]
+async fn a_model_with_more_indexed_fields_than_a_page_holds_is_fully_filterable() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    let columns: Vec<String> = (0..40).map(|i| format!("c{i} INT, INDEX (c{i})")).collect();
+    acme.query_drop(format!("CREATE TABLE model_wide ({})", columns.join(", ")))
+        .await
+        .unwrap();
+    let names: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
+    let rows: Vec<String> = (0..50)
+        .map(|r| {
+            format!(
+                "({})",
+                (0..40)
+                    .map(|c| ((r * 7 + c) % 13).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect();
+    acme.query_drop(format!(
+        "INSERT INTO model_wide ({}) VALUES {}",
+        names.join(", "),
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    let mut registry = proxy.direct().await;
+    let pages: Option<u64> = registry
+        .query_first(
+            "SELECT COUNT(DISTINCT a.page_id) FROM stardust_slot_assignments a JOIN stardust_fields f \
+             ON f.id = a.live_field_id",
+        )
+        .await
+        .unwrap();
+    assert!(
+        pages.unwrap_or(0) >= 3,
+        "40 INT slots span at least three pages of 15: {pages:?}"
+    );
+    for c in [0, 17, 39] {
+        let expected = (0..50).filter(|r| (r * 7 + c) % 13 == 5).count() as u64;
+        let found: Option<u64> = acme
+            .query_first(format!("SELECT COUNT(*) FROM model_wide WHERE c{c} = 5"))
+            .await
+            .unwrap();
+        assert_eq!(found, Some(expected), "c{c}");
+    }
+    let backend = proxy.state.backend.clone();
+    assert_eq!(
+        stardust::verify::verify(&backend, &Default::default())
+            .await
+            .unwrap()
+            .drift,
+        0
+    );
+}
