@@ -157,6 +157,27 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_loop_backs_off_doubling_up_to_five_seconds() {
+        let token = CancellationToken::new();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counter = ticks.clone();
+        let idle = tokio::spawn(run("idle", token.clone(), move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok(Tick::Idle)
+            }
+        }));
+        // Ticks at 0, 0.2, 0.6, 1.4, 3.0 and 6.2 s (pauses 0.2, 0.4, 0.8, 1.6, 3.2), then every 5 s: 11.2, 16.2 …
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 6);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 8);
+        token.cancel();
+        idle.await.unwrap();
+    }
+
     #[tokio::test]
     async fn an_idle_loop_waits_but_wakes_for_cancellation() {
         let token = CancellationToken::new();
