@@ -113,6 +113,17 @@ impl Backend {
         &self.database
     }
 
+    /// The name of one of StarDust's `GET_LOCK`s for this database. Named locks are server-wide, so the name
+    /// carries the database: deployments sharing a server keep their own singletons. MySQL caps lock names at
+    /// 64 characters; a longer name is cut there (databases differing only after their 40th character would
+    /// then share a lock, which is safe, only slower).
+    pub fn lock_name(&self, base: &str) -> String {
+        format!("{base}@{}", self.database)
+            .chars()
+            .take(64)
+            .collect()
+    }
+
     /// A connection from the pool; it is reset (COM_RESET_CONNECTION) when it returns. With `found_rows`,
     /// UPDATE reports the rows it matched rather than the rows it changed, as a client asking so expects.
     pub async fn conn(&self, found_rows: bool) -> Result<mysql_async::Conn, Error> {

@@ -65,15 +65,15 @@ pub fn spawn(backend: &Backend, token: &CancellationToken, tracker: &TaskTracker
 #[derive(Clone)]
 pub struct Singleton {
     backend: Backend,
-    name: &'static str,
+    name: String,
     holder: Arc<Mutex<Option<Conn>>>,
 }
 
 impl Singleton {
-    pub fn new(backend: Backend, name: &'static str) -> Singleton {
+    pub fn new(backend: Backend, base: &str) -> Singleton {
         Singleton {
+            name: backend.lock_name(base),
             backend,
-            name,
             holder: Arc::new(Mutex::new(None)),
         }
     }
@@ -83,7 +83,7 @@ impl Singleton {
         let mut holder = self.holder.lock().await;
         if let Some(conn) = holder.as_mut() {
             let still: Option<Option<i64>> = conn
-                .exec_first("SELECT IS_USED_LOCK(?) = CONNECTION_ID()", (self.name,))
+                .exec_first("SELECT IS_USED_LOCK(?) = CONNECTION_ID()", (&self.name,))
                 .await?;
             if still.flatten() == Some(1) {
                 return Ok(true);
@@ -91,7 +91,7 @@ impl Singleton {
         }
         let mut conn = self.backend.conn(false).await?;
         let got: Option<Option<i64>> = conn
-            .exec_first("SELECT GET_LOCK(?, 0)", (self.name,))
+            .exec_first("SELECT GET_LOCK(?, 0)", (&self.name,))
             .await?;
         if got.flatten() == Some(1) {
             *holder = Some(conn);

@@ -129,8 +129,9 @@ pub async fn provision(
     by: &str,
 ) -> Result<u32, backend::Error> {
     let mut conn = backend.conn(false).await?;
+    let lock = backend.lock_name(PROVISION_LOCK);
     let locked: Option<Option<i64>> = conn
-        .exec_first("SELECT GET_LOCK(?, ?)", (PROVISION_LOCK, LOCK_WAIT_SECS))
+        .exec_first("SELECT GET_LOCK(?, ?)", (&lock, LOCK_WAIT_SECS))
         .await?;
     if locked.flatten() != Some(1) {
         return Err(backend::Error::Busy(format!(
@@ -138,9 +139,7 @@ pub async fn provision(
         )));
     }
     let result = provision_locked(&mut conn, demand, by).await;
-    let _ = conn
-        .exec_drop("DO RELEASE_LOCK(?)", (PROVISION_LOCK,))
-        .await;
+    let _ = conn.exec_drop("DO RELEASE_LOCK(?)", (&lock,)).await;
     result
 }
 

@@ -371,21 +371,45 @@ async fn a_model_with_more_indexed_fields_than_a_page_holds_is_fully_filterable(
     );
 }
 
-/// Runs 240 writes against both the model table and its native twin, reading each touched row back from both
-/// after every write, while the Reconciler backfills. Each chunk waits for five more writes, so writes land
-/// between chunks, ahead of and behind the cursor, whatever the speed of either side.
-async fn write_while_backfilling(proxy: &Proxy, acme: &mut Conn, native: &mut Conn, start: u64) {
+/// The writes of [`write_during`] while `qty` exists: inserts, updates of `qty` and `price`, deletes.
+fn qty_write(i: u64, target: u64) -> String {
+    match i % 4 {
+        0 => format!(
+            "INSERT INTO model_p (name, qty, price) VALUES ('w{i}', {}, 1.50)",
+            i % 97
+        ),
+        1 => format!("UPDATE model_p SET qty = qty + 1, price = price * 2 WHERE id = {target}"),
+        2 => format!("DELETE FROM model_p WHERE id = {}", target + 7),
+        _ => format!("UPDATE model_p SET qty = NULL WHERE id = {target}"),
+    }
+}
+
+/// Runs 240 writes (`write(i, target)`) against both the model table and its native twin, reading each touched
+/// row's `columns` back from both after every write, while `tick` works. Each tick waits for five more writes, so
+/// writes land between chunks, ahead of and behind the cursor, whatever the speed of either side. Returns how
+/// many ticks worked.
+async fn write_during<F, Fut>(
+    mut tick: F,
+    acme: &mut Conn,
+    native: &mut Conn,
+    start: u64,
+    write: fn(u64, u64) -> String,
+    columns: &str,
+) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Tick, stardust::backend::Error>>,
+{
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    let backend = proxy.state.backend.clone();
     let done = AtomicBool::new(false);
     let writes = AtomicU64::new(0);
-    let reconciler = async {
+    let daemon = async {
         let mut worked = 0;
         loop {
             while writes.load(Ordering::SeqCst) < 5 * worked && !done.load(Ordering::SeqCst) {
                 tokio::task::yield_now().await;
             }
-            match reconciler::tick(&backend).await.unwrap() {
+            match tick().await.unwrap() {
                 Tick::Worked => worked += 1,
                 _ if done.load(Ordering::SeqCst) => return worked,
                 _ => tokio::task::yield_now().await,
@@ -395,24 +419,14 @@ async fn write_while_backfilling(proxy: &Proxy, acme: &mut Conn, native: &mut Co
     let writer = async {
         for i in start..start + 240 {
             let target = (i * 37) % 3000 + 1;
-            let sql = match i % 4 {
-                0 => format!(
-                    "INSERT INTO model_p (name, qty, price) VALUES ('w{i}', {}, 1.50)",
-                    i % 97
-                ),
-                1 => format!(
-                    "UPDATE model_p SET qty = qty + 1, price = price * 2 WHERE id = {target}"
-                ),
-                2 => format!("DELETE FROM model_p WHERE id = {}", target + 7),
-                _ => format!("UPDATE model_p SET qty = NULL WHERE id = {target}"),
-            };
+            let sql = write(i, target);
             let ours = acme.query_drop(&sql).await.map(|_| acme.affected_rows());
             let theirs = native
                 .query_drop(&sql)
                 .await
                 .map(|_| native.affected_rows());
             assert_eq!(ours.unwrap(), theirs.unwrap(), "{sql}");
-            let read = format!("SELECT name, qty, price FROM model_p WHERE id = {target}");
+            let read = format!("SELECT {columns} FROM model_p WHERE id = {target}");
             assert_eq!(
                 texts(acme.query(&read).await.unwrap()),
                 texts(native.query(&read).await.unwrap()),
@@ -422,11 +436,7 @@ async fn write_while_backfilling(proxy: &Proxy, acme: &mut Conn, native: &mut Co
         }
         done.store(true, Ordering::SeqCst);
     };
-    let (worked, ()) = tokio::join!(reconciler, writer);
-    assert!(
-        worked >= 4,
-        "three chunks and the promotion ran between the writes: {worked}"
-    );
+    tokio::join!(daemon, writer).0
 }
 
 #[tokio::test]
@@ -460,7 +470,20 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
         .query_drop("ALTER TABLE model_p ADD INDEX (qty)")
         .await
         .unwrap();
-    write_while_backfilling(&proxy, &mut acme, &mut native, 0).await;
+    let backend = proxy.state.backend.clone();
+    let worked = write_during(
+        || reconciler::tick(&backend),
+        &mut acme,
+        &mut native,
+        0,
+        qty_write,
+        "name, qty, price",
+    )
+    .await;
+    assert!(
+        worked >= 4,
+        "three chunks and the promotion ran between the writes: {worked}"
+    );
     let mut registry = proxy.direct().await;
     assert_eq!(
         status_of(&mut registry, "qty").await.as_deref(),
@@ -487,7 +510,20 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
         .query_drop("ALTER TABLE model_p MODIFY COLUMN qty VARCHAR(10)")
         .await
         .unwrap();
-    write_while_backfilling(&proxy, &mut acme, &mut native, 1000).await;
+    let backend = proxy.state.backend.clone();
+    let worked = write_during(
+        || reconciler::tick(&backend),
+        &mut acme,
+        &mut native,
+        1000,
+        qty_write,
+        "name, qty, price",
+    )
+    .await;
+    assert!(
+        worked >= 4,
+        "three chunks and the promotion ran between the writes: {worked}"
+    );
     assert_eq!(
         status_of(&mut registry, "qty").await.as_deref(),
         Some("ready")
@@ -507,4 +543,105 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
         .await
         .unwrap();
     assert_eq!(report.drift, 0, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_dropped_column_is_swept_under_concurrent_writes_and_its_slot_reused_empty() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop(
+        "CREATE TABLE model_p (name VARCHAR(20), qty INT, price DECIMAL(8,2), INDEX (qty))",
+    )
+    .await
+    .unwrap();
+    let native_db = fresh_database().await;
+    let mut native = direct(Some(&native_db)).await;
+    native
+        .query_drop("CREATE TABLE model_p (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), qty INT, price DECIMAL(8,2), KEY (qty))")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (0..3000)
+        .map(|i| format!("('n{i}', {}, {}.{:02})", i % 97, i % 50, i % 100))
+        .collect();
+    let insert = format!(
+        "INSERT INTO model_p (name, qty, price) VALUES {}",
+        rows.join(", ")
+    );
+    acme.query_drop(&insert).await.unwrap();
+    native.query_drop(&insert).await.unwrap();
+
+    acme.query_drop("ALTER TABLE model_p DROP COLUMN qty")
+        .await
+        .unwrap();
+    native
+        .query_drop("ALTER TABLE model_p DROP COLUMN qty")
+        .await
+        .unwrap();
+    fn without_qty(i: u64, target: u64) -> String {
+        match i % 4 {
+            0 => format!("INSERT INTO model_p (name, price) VALUES ('w{i}', 1.50)"),
+            1 => format!("UPDATE model_p SET name = CONCAT(name, 'x'), price = price * 2 WHERE id = {target}"),
+            2 => format!("DELETE FROM model_p WHERE id = {}", target + 7),
+            _ => format!("UPDATE model_p SET price = NULL WHERE id = {target}"),
+        }
+    }
+    let liberator = Liberator::new(proxy.state.backend.clone());
+    let worked = write_during(
+        || liberator.tick(),
+        &mut acme,
+        &mut native,
+        0,
+        without_qty,
+        "id, name, price",
+    )
+    .await;
+    assert!(
+        worked >= 4,
+        "three chunks and the release ran between the writes: {worked}"
+    );
+    let mut registry = proxy.direct().await;
+    let tombstoned: Option<u64> = registry
+        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
+        .await
+        .unwrap();
+    assert_eq!(tombstoned, Some(0));
+
+    // A new indexed INT column takes a free slot (perhaps the swept one) and starts empty, like the native one.
+    acme.query_drop("ALTER TABLE model_p ADD COLUMN qty INT, ADD INDEX (qty)")
+        .await
+        .unwrap();
+    native
+        .query_drop("ALTER TABLE model_p ADD COLUMN qty INT, ADD INDEX (qty)")
+        .await
+        .unwrap();
+    for sql in [
+        "SELECT COUNT(*) FROM model_p WHERE qty IS NOT NULL",
+        "SELECT id, name, qty, price FROM model_p ORDER BY id",
+        "SELECT COUNT(*), SUM(price) FROM model_p WHERE qty IS NULL",
+    ] {
+        assert_eq!(
+            texts(acme.query(sql).await.unwrap()),
+            texts(native.query(sql).await.unwrap()),
+            "{sql}"
+        );
+    }
+    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.drift, 0, "{report:?}");
+}
+
+#[tokio::test]
+async fn deployments_in_different_databases_keep_their_own_singletons() {
+    use stardust::daemons::Singleton;
+    let (a, b) = (Proxy::start().await, Proxy::start().await);
+    let ours = Singleton::new(a.state.backend.clone(), liberator::LOCK);
+    let theirs = Singleton::new(b.state.backend.clone(), liberator::LOCK);
+    assert!(ours.hold().await.unwrap());
+    assert!(
+        theirs.hold().await.unwrap(),
+        "another database's Liberator is not ours"
+    );
+    let second = Singleton::new(a.state.backend.clone(), liberator::LOCK);
+    assert!(!second.hold().await.unwrap(), "one per database");
 }
