@@ -1,4 +1,5 @@
-//! Real clients and the binary itself: the mariadb CLI, sysbench, and `stardust serve --check-config`.
+//! Real clients and the binary itself: the mariadb CLI, sysbench, `stardust serve --check-config`, and `serve`
+//! running its daemons with NDJSON logs.
 
 use std::path::Path;
 use std::process::Output;
@@ -194,4 +195,75 @@ fn version_and_help() {
     for command in ["serve", "dev", "bootstrap"] {
         assert!(help.contains(command), "{help}");
     }
+}
+
+#[tokio::test]
+async fn serve_runs_the_daemons_and_logs_ndjson_events() {
+    use mysql_async::prelude::Queryable;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    // A dropped indexed column leaves a tombstoned slot for the served Liberator to sweep.
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_n (n INT, INDEX (n))")
+        .await
+        .unwrap();
+    acme.query_drop("INSERT INTO model_n (n) VALUES (1), (2), (3)")
+        .await
+        .unwrap();
+    acme.query_drop("ALTER TABLE model_n DROP COLUMN n")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stardust.toml");
+    let url = format!("{}/{}", crate::support::backend().root_url, proxy.database);
+    std::fs::write(
+        &path,
+        format!(
+            "listen = \"127.0.0.1:0\"\nbackend_url = \"{url}\"\n\n[[users]]\nname = \"ops\"\npassword = \"pw\"\nadmin = true\n"
+        ),
+    )
+    .unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_stardust"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .env("STARDUST_LOG_FORMAT", "json")
+        .env("STARDUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // A bound on a hang, not a synchronisation: the loop ends at the event or when the process exits.
+    let bound = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    while let Some(line) = tokio::time::timeout_at(bound, lines.next_line())
+        .await
+        .expect("no sweep_complete event within two minutes")
+        .unwrap()
+    {
+        let event: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(
+            event["level"].is_string() && event["timestamp"].is_string(),
+            "{line}"
+        );
+        if let Some(name) = event["event"].as_str() {
+            seen.push(name.to_string());
+            if name == "sweep_complete" {
+                break;
+            }
+        }
+    }
+    serve.kill().await.unwrap();
+    assert!(
+        seen.iter().any(|e| e == "sweep_complete"),
+        "the Liberator swept the slot: {seen:?}"
+    );
+    let mut registry = proxy.direct().await;
+    let tombstoned: Option<u64> = registry
+        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
+        .await
+        .unwrap();
+    assert_eq!(tombstoned, Some(0));
 }
