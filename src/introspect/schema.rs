@@ -1,10 +1,10 @@
 //! information_schema.TABLES and information_schema.COLUMNS rows for model tables, with exactly the real
 //! tables' columns on each flavor, so that a user's projection, WHERE and ORDER BY work on them unchanged.
 
-use super::tables::index_length;
+use super::tables::status;
 use super::types::{charset, Measures};
-use super::{columns, table_collation, text, Answer, VirtualColumn};
-use super::{ENGINE, PRIVILEGES};
+use super::PRIVILEGES;
+use super::{columns, text, Answer, VirtualColumn};
 use crate::backend::Flavor;
 use crate::catalog::Model;
 
@@ -43,27 +43,8 @@ pub fn information_schema_tables(models: &[&Model], database: &str, flavor: Flav
             text(database),
             text(model.table_name()),
             text("BASE TABLE"),
-            text(ENGINE),
-            text("10"),
-            text("Dynamic"),
-            text("0"),
-            text("0"),
-            text("16384"),
-            text("0"),
-            text(index_length(model).to_string()),
-            text("0"),
-            None,
-            text(model.created_at.clone()),
-            None,
-            None,
-            text(table_collation(flavor)),
-            None,
-            text(""),
-            text(""),
         ];
-        if flavor == Flavor::MariaDb {
-            row.extend([text("0"), text("N")]);
-        }
+        row.extend(status(model, flavor));
         answer.rows.push(row);
     }
     answer

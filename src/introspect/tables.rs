@@ -63,29 +63,8 @@ pub fn show_table_status(models: &[&Model], flavor: Flavor, like: Option<&str>) 
         .collect();
     models.sort_by_key(|m| m.table_name());
     for model in models {
-        let mut row = vec![
-            text(model.table_name()),
-            text(ENGINE),
-            text("10"),
-            text("Dynamic"),
-            text("0"),
-            text("0"),
-            text("16384"),
-            text("0"),
-            text(index_length(model).to_string()),
-            text("0"),
-            None,
-            text(model.created_at.clone()),
-            None,
-            None,
-            text(table_collation(flavor)),
-            None,
-            text(""),
-            text(""),
-        ];
-        if flavor == Flavor::MariaDb {
-            row.extend([text("0"), text("N")]);
-        }
+        let mut row = vec![text(model.table_name())];
+        row.extend(status(model, flavor));
         answer.rows.push(row);
     }
     answer
@@ -100,6 +79,34 @@ fn table_names(models: &[&Model], like: Option<&str>) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The columns SHOW TABLE STATUS and information_schema.TABLES share, from ENGINE on (MariaDB adds
+/// MAX_INDEX_LENGTH and TEMPORARY): what InnoDB shows for a freshly created table.
+pub(super) fn status(model: &Model, flavor: Flavor) -> Vec<Option<String>> {
+    let mut values = vec![
+        text(ENGINE),
+        text("10"),
+        text("Dynamic"),
+        text("0"),
+        text("0"),
+        text("16384"),
+        text("0"),
+        text(index_length(model).to_string()),
+        text("0"),
+        None,
+        text(model.created_at.clone()),
+        None,
+        None,
+        text(table_collation(flavor)),
+        None,
+        text(""),
+        text(""),
+    ];
+    if flavor == Flavor::MariaDb {
+        values.extend([text("0"), text("N")]);
+    }
+    values
 }
 
 /// What InnoDB reports for an empty table: one 16 KiB page per secondary index.

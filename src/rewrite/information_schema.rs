@@ -17,29 +17,23 @@ pub fn substitute(
     answers: &dyn Fn(&str) -> Answer,
     merge: bool,
 ) -> Result<(), Error> {
-    let mut visitor = Substitute {
-        answers,
-        merge,
-        failure: None,
-    };
-    let _ = statement.visit(&mut visitor);
-    match visitor.failure {
-        Some(e) => Err(e),
-        None => Ok(()),
+    let mut visitor = Substitute { answers, merge };
+    match statement.visit(&mut visitor) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
     }
 }
 
 struct Substitute<'a> {
     answers: &'a dyn Fn(&str) -> Answer,
     merge: bool,
-    failure: Option<Error>,
 }
 
 impl VisitorMut for Substitute<'_> {
-    type Break = ();
+    type Break = Error;
 
     // After the children: the derived table put in place must not be visited again (it names the real table).
-    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<Error> {
         let TableFactor::Table { name, .. } = factor else {
             return ControlFlow::Continue(());
         };
@@ -52,10 +46,7 @@ impl VisitorMut for Substitute<'_> {
                 super::replace_with_derived(factor, subquery, &table);
                 ControlFlow::Continue(())
             }
-            Err(e) => {
-                self.failure = Some(e);
-                ControlFlow::Break(())
-            }
+            Err(e) => ControlFlow::Break(e),
         }
     }
 }

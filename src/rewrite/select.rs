@@ -45,26 +45,21 @@ pub fn rewrite(statement: &mut Statement, scope: Scope<'_>) -> Result<Vec<Option
         Statement::Query(query) => top_sources(query, scope)?,
         _ => Vec::new(),
     };
-    let mut visitor = Substitute {
-        scope,
-        failure: None,
-    };
-    let _ = statement.visit(&mut visitor);
-    match visitor.failure {
-        Some(e) => Err(e),
-        None => Ok(sources),
+    let mut visitor = Substitute { scope };
+    match statement.visit(&mut visitor) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(sources),
     }
 }
 
 struct Substitute<'a> {
     scope: Scope<'a>,
-    failure: Option<Error>,
 }
 
 impl VisitorMut for Substitute<'_> {
-    type Break = ();
+    type Break = Error;
 
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Error> {
         if let SetExpr::Select(select) = query.body.as_ref() {
             let models = models_in(&select.from, self.scope);
             let mut filters: Vec<&Expr> = select
@@ -80,15 +75,14 @@ impl VisitorMut for Substitute<'_> {
                 }
             }
             if let Err(e) = check_filters(&filters, &models, self.scope) {
-                self.failure = Some(e);
-                return ControlFlow::Break(());
+                return ControlFlow::Break(e);
             }
         }
         ControlFlow::Continue(())
     }
 
     // After the children, so the derived table put in place is not visited again.
-    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<Error> {
         let TableFactor::Table { name, .. } = factor else {
             return ControlFlow::Continue(());
         };
@@ -102,10 +96,7 @@ impl VisitorMut for Substitute<'_> {
                 super::replace_with_derived(factor, subquery, &table);
                 ControlFlow::Continue(())
             }
-            Err(e) => {
-                self.failure = Some(e);
-                ControlFlow::Break(())
-            }
+            Err(e) => ControlFlow::Break(e),
         }
     }
 }

@@ -44,28 +44,22 @@ pub fn substitute(
     tenant: Option<u64>,
     processes: &[Process],
 ) -> Result<(), Error> {
-    let mut visitor = Substitute {
-        tenant,
-        processes,
-        failure: None,
-    };
-    let _ = statement.visit(&mut visitor);
-    match visitor.failure {
-        Some(e) => Err(e),
-        None => Ok(()),
+    let mut visitor = Substitute { tenant, processes };
+    match statement.visit(&mut visitor) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
     }
 }
 
 struct Substitute<'a> {
     tenant: Option<u64>,
     processes: &'a [Process],
-    failure: Option<Error>,
 }
 
 impl VisitorMut for Substitute<'_> {
-    type Break = ();
+    type Break = Error;
 
-    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<Error> {
         let TableFactor::Table { name, .. } = factor else {
             return ControlFlow::Continue(());
         };
@@ -82,10 +76,7 @@ impl VisitorMut for Substitute<'_> {
                 super::replace_with_derived(factor, query, table);
                 ControlFlow::Continue(())
             }
-            Err(e) => {
-                self.failure = Some(e);
-                ControlFlow::Break(())
-            }
+            Err(e) => ControlFlow::Break(e),
         }
     }
 }

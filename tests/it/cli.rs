@@ -215,7 +215,7 @@ async fn serve_runs_the_daemons_and_logs_ndjson_events() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stardust.toml");
-    let url = format!("{}/{}", crate::support::backend().root_url, proxy.database);
+    let url = proxy.backend_url();
     std::fs::write(
         &path,
         format!(
@@ -261,9 +261,6 @@ async fn serve_runs_the_daemons_and_logs_ndjson_events() {
         "the Liberator swept the slot: {seen:?}"
     );
     let mut registry = proxy.direct().await;
-    let tombstoned: Option<u64> = registry
-        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
-        .await
-        .unwrap();
+    let tombstoned: Option<u64> = crate::support::tombstoned(&mut registry).await;
     assert_eq!(tombstoned, Some(0));
 }

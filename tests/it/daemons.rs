@@ -38,20 +38,23 @@ async fn status_of(conn: &mut Conn, field: &str) -> Option<String> {
     .unwrap()
 }
 
-#[tokio::test]
-async fn a_promoted_field_is_backfilled_and_then_filters_like_a_native_index() {
-    let proxy = Proxy::start().await;
+/// `model_p (name, qty, price)` through the proxy as tenant 1 and a native twin, both loaded with the same
+/// `entries` rows; with `indexed`, `qty` is indexed in both.
+async fn loaded_twins(proxy: &Proxy, entries: u64, indexed: bool) -> (Conn, Conn) {
+    let index = if indexed { ", INDEX (qty)" } else { "" };
     let mut acme = proxy.tenant(1).await;
-    acme.query_drop("CREATE TABLE model_p (name VARCHAR(20), qty INT, price DECIMAL(8,2))")
-        .await
-        .unwrap();
+    acme.query_drop(format!(
+        "CREATE TABLE model_p (name VARCHAR(20), qty INT, price DECIMAL(8,2){index})"
+    ))
+    .await
+    .unwrap();
     let native_db = fresh_database().await;
     let mut native = direct(Some(&native_db)).await;
     native
-        .query_drop("CREATE TABLE model_p (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), qty INT, price DECIMAL(8,2), KEY (qty))")
+        .query_drop(format!("CREATE TABLE model_p (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), qty INT, price DECIMAL(8,2){index})"))
         .await
         .unwrap();
-    let rows: Vec<String> = (0..2500)
+    let rows: Vec<String> = (0..entries)
         .map(|i| format!("('n{i}', {}, {}.{:02})", i % 97, i % 50, i % 100))
         .collect();
     let insert = format!(
@@ -60,6 +63,13 @@ async fn a_promoted_field_is_backfilled_and_then_filters_like_a_native_index() {
     );
     acme.query_drop(&insert).await.unwrap();
     native.query_drop(&insert).await.unwrap();
+    (acme, native)
+}
+
+#[tokio::test]
+async fn a_promoted_field_is_backfilled_and_then_filters_like_a_native_index() {
+    let proxy = Proxy::start().await;
+    let (mut acme, mut native) = loaded_twins(&proxy, 2500, false).await;
 
     acme.query_drop("ALTER TABLE model_p ADD INDEX (qty)")
         .await
@@ -142,10 +152,7 @@ async fn a_dropped_fields_slot_is_swept_and_freed_by_one_liberator() {
     acme.query_drop("ALTER TABLE model_l DROP COLUMN n")
         .await
         .unwrap();
-    let tombstoned: Option<u64> = registry
-        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
-        .await
-        .unwrap();
+    let tombstoned: Option<u64> = crate::support::tombstoned(&mut registry).await;
     assert_eq!(tombstoned, Some(1));
 
     let backend = proxy.state.backend.clone();
@@ -237,7 +244,7 @@ async fn a_backfill_resumes_from_its_checkpoint_after_a_restart() {
     acme.query_drop("ALTER TABLE model_r ADD INDEX (n)")
         .await
         .unwrap();
-    let url = format!("{}/{}", crate::support::backend().root_url, proxy.database);
+    let url = proxy.backend_url();
     // One chunk, then the "process" goes away; a new one picks up at the checkpoint.
     let first = stardust::backend::Backend::connect(&url, 2).await.unwrap();
     assert_eq!(reconciler::tick(&first).await.unwrap(), Tick::Worked);
@@ -288,7 +295,7 @@ async fn a_sweep_resumes_on_another_instance_after_the_first_goes_away() {
     acme.query_drop("ALTER TABLE model_s DROP INDEX n")
         .await
         .unwrap();
-    let url = format!("{}/{}", crate::support::backend().root_url, proxy.database);
+    let url = proxy.backend_url();
     let first_backend = stardust::backend::Backend::connect(&url, 2).await.unwrap();
     let first = Liberator::new(first_backend.clone());
     assert_eq!(first.tick().await.unwrap(), Tick::Worked);
@@ -307,10 +314,7 @@ async fn a_sweep_resumes_on_another_instance_after_the_first_goes_away() {
         "two more chunks from the cursor, then the release"
     );
     let mut registry = proxy.direct().await;
-    let tombstoned: Option<u64> = registry
-        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
-        .await
-        .unwrap();
+    let tombstoned: Option<u64> = crate::support::tombstoned(&mut registry).await;
     assert_eq!(tombstoned, Some(0));
 }
 
@@ -442,25 +446,7 @@ where
 #[tokio::test]
 async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_native_table() {
     let proxy = Proxy::start().await;
-    let mut acme = proxy.tenant(1).await;
-    acme.query_drop("CREATE TABLE model_p (name VARCHAR(20), qty INT, price DECIMAL(8,2))")
-        .await
-        .unwrap();
-    let native_db = fresh_database().await;
-    let mut native = direct(Some(&native_db)).await;
-    native
-        .query_drop("CREATE TABLE model_p (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), qty INT, price DECIMAL(8,2))")
-        .await
-        .unwrap();
-    let rows: Vec<String> = (0..3000)
-        .map(|i| format!("('n{i}', {}, {}.{:02})", i % 97, i % 50, i % 100))
-        .collect();
-    let insert = format!(
-        "INSERT INTO model_p (name, qty, price) VALUES {}",
-        rows.join(", ")
-    );
-    acme.query_drop(&insert).await.unwrap();
-    native.query_drop(&insert).await.unwrap();
+    let (mut acme, mut native) = loaded_twins(&proxy, 3000, false).await;
 
     // Promotion under load.
     acme.query_drop("ALTER TABLE model_p ADD INDEX (qty)")
@@ -548,27 +534,7 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
 #[tokio::test]
 async fn a_dropped_column_is_swept_under_concurrent_writes_and_its_slot_reused_empty() {
     let proxy = Proxy::start().await;
-    let mut acme = proxy.tenant(1).await;
-    acme.query_drop(
-        "CREATE TABLE model_p (name VARCHAR(20), qty INT, price DECIMAL(8,2), INDEX (qty))",
-    )
-    .await
-    .unwrap();
-    let native_db = fresh_database().await;
-    let mut native = direct(Some(&native_db)).await;
-    native
-        .query_drop("CREATE TABLE model_p (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20), qty INT, price DECIMAL(8,2), KEY (qty))")
-        .await
-        .unwrap();
-    let rows: Vec<String> = (0..3000)
-        .map(|i| format!("('n{i}', {}, {}.{:02})", i % 97, i % 50, i % 100))
-        .collect();
-    let insert = format!(
-        "INSERT INTO model_p (name, qty, price) VALUES {}",
-        rows.join(", ")
-    );
-    acme.query_drop(&insert).await.unwrap();
-    native.query_drop(&insert).await.unwrap();
+    let (mut acme, mut native) = loaded_twins(&proxy, 3000, true).await;
 
     acme.query_drop("ALTER TABLE model_p DROP COLUMN qty")
         .await
@@ -600,10 +566,7 @@ async fn a_dropped_column_is_swept_under_concurrent_writes_and_its_slot_reused_e
         "three chunks and the release ran between the writes: {worked}"
     );
     let mut registry = proxy.direct().await;
-    let tombstoned: Option<u64> = registry
-        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
-        .await
-        .unwrap();
+    let tombstoned: Option<u64> = crate::support::tombstoned(&mut registry).await;
     assert_eq!(tombstoned, Some(0));
 
     // A new indexed INT column takes a free slot (perhaps the swept one) and starts empty, like the native one.

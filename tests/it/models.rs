@@ -297,10 +297,7 @@ async fn every_alter_form_shows_at_once() {
         .await
         .unwrap();
     assert_eq!(live, Some(0));
-    let tombstoned: Option<u64> = direct
-        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
-        .await
-        .unwrap();
+    let tombstoned: Option<u64> = crate::support::tombstoned(&mut direct).await;
     assert!(tombstoned.unwrap_or(0) >= 2, "{tombstoned:?}");
 }
 
@@ -480,10 +477,7 @@ async fn sqlalchemy_reflects_a_model_table_as_its_native_twin() {
 }
 
 async fn tombstones(conn: &mut Conn) -> u64 {
-    let n: Option<u64> = conn
-        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
-        .await
-        .unwrap();
+    let n: Option<u64> = crate::support::tombstoned(conn).await;
     n.unwrap_or(0)
 }
 

@@ -382,7 +382,7 @@ async fn verify_finds_no_drift_after_a_workload_and_repair_mends_drift() {
     ours.query_drop("DELETE FROM model_item WHERE name = 'banana'")
         .await
         .unwrap();
-    let url = format!("{}/{}", crate::support::backend().root_url, proxy.database);
+    let url = proxy.backend_url();
     let binary = env!("CARGO_BIN_EXE_stardust");
     let run = |command: &'static str| {
         let url = url.clone();

@@ -140,6 +140,11 @@ impl Proxy {
             .expect("connect through the proxy")
     }
 
+    /// The backend URL of this proxy's database, for a second "instance" or the binary.
+    pub fn backend_url(&self) -> String {
+        format!("{}/{}", backend().root_url, self.database)
+    }
+
     pub async fn admin(&self) -> Conn {
         self.connect(ADMIN).await
     }
@@ -170,6 +175,13 @@ impl Drop for Proxy {
 }
 
 /// The server error code of a failed result.
+/// How many slots are tombstoned, waiting for the Liberator.
+pub async fn tombstoned(conn: &mut Conn) -> Option<u64> {
+    conn.query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
+        .await
+        .unwrap()
+}
+
 pub fn code<T: std::fmt::Debug>(result: Result<T, mysql_async::Error>) -> u16 {
     match result {
         Err(mysql_async::Error::Server(e)) => e.code,
