@@ -2,10 +2,6 @@
 //! When a family's free indexed slots fall below [`LOW_WATER`], it provisions a page under the same lock DDL
 //! uses. A singleton across instances.
 
-use std::collections::HashMap;
-
-use mysql_async::prelude::Queryable;
-
 use super::{Singleton, Tick};
 use crate::backend::{self, Backend};
 use crate::catalog::Family;
@@ -34,18 +30,10 @@ impl Watcher {
         if !self.singleton.hold().await? {
             return Ok(Tick::Idle);
         }
-        let mut conn = self.backend.conn(false).await?;
-        let free: Vec<(String, u32)> = conn
-            .query(
-                "SELECT slot_type, COUNT(*) FROM stardust_slot_assignments \
-                 WHERE status = 'free' AND is_indexed = TRUE GROUP BY slot_type",
-            )
-            .await?;
-        drop(conn);
-        let free: HashMap<String, u32> = free.into_iter().collect();
+        let free = pages::free_indexed(&self.backend).await?;
         let low: Demand = Family::ALL
             .into_iter()
-            .filter(|f| free.get(f.slot_type()).copied().unwrap_or(0) < LOW_WATER)
+            .filter(|f| free(*f) < LOW_WATER)
             .map(|f| (f, LOW_WATER))
             .collect();
         if low.is_empty() {

@@ -77,6 +77,20 @@ pub fn page_ddl(n: u32, indexed: &[String]) -> String {
     )
 }
 
+/// How many free indexed slots each family has now.
+pub async fn free_indexed(backend: &Backend) -> Result<impl Fn(Family) -> u32, backend::Error> {
+    let mut conn = backend.conn(false).await?;
+    let free: HashMap<String, u32> = conn
+        .query::<(String, u32), _>(
+            "SELECT slot_type, COUNT(*) FROM stardust_slot_assignments \
+             WHERE status = 'free' AND is_indexed = TRUE GROUP BY slot_type",
+        )
+        .await?
+        .into_iter()
+        .collect();
+    Ok(move |family: Family| free.get(family.slot_type()).copied().unwrap_or(0))
+}
+
 /// Makes sure at least `demand` free indexed slots exist per family, provisioning one page if not.
 pub async fn ensure_capacity(
     backend: &Backend,
@@ -86,22 +100,10 @@ pub async fn ensure_capacity(
     if demand.values().all(|n| *n == 0) {
         return Ok(());
     }
-    let mut conn = backend.conn(false).await?;
-    let free: Vec<(String, u32)> = conn
-        .query(
-            "SELECT slot_type, COUNT(*) FROM stardust_slot_assignments \
-             WHERE status = 'free' AND is_indexed = TRUE GROUP BY slot_type",
-        )
-        .await?;
-    drop(conn);
-    let available = |family: Family| {
-        free.iter()
-            .find(|(t, _)| t == family.slot_type())
-            .map_or(0, |(_, n)| *n)
-    };
+    let free = free_indexed(backend).await?;
     let short: Demand = demand
         .iter()
-        .filter(|(family, wanted)| available(**family) < **wanted)
+        .filter(|(family, wanted)| free(**family) < **wanted)
         .map(|(family, wanted)| (*family, *wanted))
         .collect();
     if !short.is_empty() {
