@@ -1,7 +1,7 @@
 //! The registry snapshot: a tenant's models, their fields and slots, as immutable data. No I/O here.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Prefix that turns a model name into its virtual table name.
 pub const TABLE_PREFIX: &str = "model_";
@@ -196,6 +196,9 @@ pub struct Model {
     pub created_at: String,
     /// In declaration order.
     pub fields: Vec<Field>,
+    /// The derived table standing in for this model's table in reads, built once per snapshot by the rewriter
+    /// (a snapshot never changes, so neither does it).
+    pub derived: OnceLock<sqlparser::ast::Query>,
 }
 
 impl Model {

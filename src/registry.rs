@@ -58,7 +58,8 @@ impl Registry {
         Ok(loaded)
     }
 
-    fn cached(&self, tenant: u64) -> Option<Arc<TenantCatalog>> {
+    /// The tenant's last loaded catalog, unchecked: the caller checks its version (see `VERSION_QUERY`).
+    pub fn cached(&self, tenant: u64) -> Option<Arc<TenantCatalog>> {
         self.lock().get(&tenant).cloned()
     }
 
@@ -67,11 +68,12 @@ impl Registry {
     }
 }
 
+/// Reads the registry version (one primary-key row).
+pub const VERSION_QUERY: &str = "SELECT version FROM stardust_schema_version WHERE id = 1";
+
 /// The registry version: every change that matters to readers bumps it.
 pub async fn version<Q: Queryable>(conn: &mut Q) -> Result<u64, backend::Error> {
-    let version: Option<u64> = conn
-        .query_first("SELECT version FROM stardust_schema_version WHERE id = 1")
-        .await?;
+    let version: Option<u64> = conn.query_first(VERSION_QUERY).await?;
     Ok(version.unwrap_or(0))
 }
 
@@ -111,6 +113,7 @@ pub async fn load<Q: Queryable>(
             name,
             created_at: row.get(2).unwrap_or_default(),
             fields: Vec::new(),
+            derived: Default::default(),
         });
         if let Some(field) = field_of(&row) {
             model.fields.push(field);

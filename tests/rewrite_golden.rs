@@ -78,6 +78,7 @@ fn catalog() -> TenantCatalog {
             ),
             field(15, "profile", None, "json", None),
         ],
+        derived: Default::default(),
     };
     let person = Model {
         id: 4,
@@ -94,6 +95,7 @@ fn catalog() -> TenantCatalog {
                 Some((2, "i_str_05", SlotStatus::Backfilling)),
             ),
         ],
+        derived: Default::default(),
     };
     let mut models = BTreeMap::new();
     models.insert("company".to_string(), Arc::new(company));

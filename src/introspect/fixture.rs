@@ -61,6 +61,7 @@ pub fn company(flavor: Flavor) -> Model {
                 },
             ),
         ],
+        derived: Default::default(),
     }
 }
 

@@ -30,16 +30,22 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.tenant().ok_or_else(|| Error::NoTenant.into())
     }
 
-    /// The tenant's catalog as of now. Inside the client's transaction a consistent read of the version would be
-    /// stale, so it is read on a pooled connection then; otherwise on the session's own.
+    /// Whether each statement on the session's backend connection commits on its own (autocommit on, no
+    /// transaction open). Otherwise a read of the registry version there could see a stale snapshot.
+    pub(super) fn autocommitting(&self) -> bool {
+        use mysql_async::consts::StatusFlags;
+        self.status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT)
+            && !self.status.contains(StatusFlags::SERVER_STATUS_IN_TRANS)
+    }
+
+    /// The tenant's catalog as of now. Inside the client's transaction (or with autocommit off) a consistent
+    /// read of the version could be stale, so it is read on a pooled connection then; otherwise on the
+    /// session's own.
     pub(super) async fn catalog(
         &mut self,
         tenant: u64,
     ) -> Result<Arc<TenantCatalog>, crate::Error> {
-        let in_transaction = self
-            .status
-            .contains(mysql_async::consts::StatusFlags::SERVER_STATUS_IN_TRANS);
-        if in_transaction {
+        if !self.autocommitting() {
             return Ok(self.state.registry.snapshot(tenant).await?);
         }
         Ok(self

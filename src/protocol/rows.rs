@@ -1,6 +1,7 @@
 //! The session's side of model rows: SELECT through the read rewrite, INSERT, UPDATE and DELETE through the
 //! write path, with the native metadata and counts a client expects.
 
+use mysql_async::prelude::Queryable;
 use mysql_async::Column;
 use sqlparser::ast::Statement;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -22,10 +23,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return self.insert(tenant, insert).await;
         }
         match statement {
-            Statement::Query(_) => {
-                let (text, overrides) = self.rewrite_read(statement.clone()).await?;
-                self.forward_with(text.as_bytes(), &overrides).await
-            }
+            Statement::Query(_) => self.read(statement).await,
             Statement::Update(update) => self.update_rows(tenant, update).await,
             Statement::Delete(delete) => self.delete_rows(tenant, delete).await,
             _ => Err(Error::Unsupported(
@@ -197,16 +195,67 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Ok(self.rewrite_read(statement).await?.0)
     }
 
+    /// A SELECT of model tables. When each statement commits on its own and the tenant's catalog is cached, the
+    /// registry version check rides in the statement's own round trip: the statement is rewritten against the
+    /// cached catalog and sent behind the version read. If the version moved meanwhile, that answer (rows or
+    /// error) is discarded unread and the statement is rewritten against the fresh catalog; so is a statement
+    /// the cached catalog refuses.
+    async fn read(&mut self, statement: &Statement) -> Result<(), crate::Error> {
+        let tenant = self.required_tenant()?;
+        let cached = self
+            .state
+            .registry
+            .cached(tenant)
+            .filter(|_| self.autocommitting());
+        // A refusal by the cached catalog (no such table, unindexed field) may be stale too: checked below.
+        if let Some((cached, (text, overrides))) = cached.and_then(|cached| {
+            let rewritten = self.rewrite_with(statement.clone(), &cached).ok()?;
+            Some((cached, rewritten))
+        }) {
+            let batch = format!("{}; {text}", crate::registry::VERSION_QUERY);
+            let mut result = self.conn.query_iter(batch).await?;
+            let version: Option<u64> = result.next().await?.and_then(|row| row.get(0));
+            // Ends the version's result set; the statement's own error, if any, surfaces here.
+            let opened = result.next().await;
+            if version == Some(cached.version) {
+                opened?;
+                let last = super::relay::stream(
+                    &mut self.wire,
+                    result,
+                    super::relay::Encoding::Text,
+                    self.status,
+                    &overrides,
+                )
+                .await?;
+                self.status = super::relay::finish(&mut self.wire, &self.conn, last).await?;
+                return Ok(());
+            }
+            if opened.is_ok() {
+                while let Ok(Some(_)) = result.next().await {}
+            }
+        }
+        let (text, overrides) = self.rewrite_read(statement.clone()).await?;
+        self.forward_with(text.as_bytes(), &overrides).await
+    }
+
     /// A read of model tables as backend SQL, with the native metadata of each result column that is one.
     pub(super) async fn rewrite_read(
         &mut self,
-        mut statement: Statement,
+        statement: Statement,
     ) -> Result<(String, Vec<Option<Column>>), crate::Error> {
         let tenant = self.required_tenant()?;
         let catalog = self.catalog(tenant).await?;
+        self.rewrite_with(statement, &catalog)
+    }
+
+    fn rewrite_with(
+        &self,
+        mut statement: Statement,
+        catalog: &crate::catalog::TenantCatalog,
+    ) -> Result<(String, Vec<Option<Column>>), crate::Error> {
         let home = self.home();
         let scope = crate::rewrite::select::Scope {
-            catalog: &catalog,
+            catalog,
             home: &home,
             allow_scan: self.allow_scan,
         };

@@ -89,8 +89,7 @@ impl VisitorMut for Substitute<'_> {
         let Table::Virtual(table) = names::table(name, self.scope.home) else {
             return ControlFlow::Continue(());
         };
-        let result = model(&table, self.scope)
-            .and_then(|model| source_query(&model, self.scope.catalog.tenant));
+        let result = model(&table, self.scope).and_then(|model| derived(&model));
         match result {
             Ok(subquery) => {
                 super::replace_with_derived(factor, subquery, &table);
@@ -204,9 +203,19 @@ fn check_filters(
     Ok(())
 }
 
+/// The derived table standing in for a model, built on first use and kept with the catalog snapshot.
+fn derived(model: &Model) -> Result<Query, Error> {
+    if let Some(query) = model.derived.get() {
+        return Ok(query.clone());
+    }
+    let query = source_query(model)?;
+    Ok(model.derived.get_or_init(|| query).clone())
+}
+
 /// The derived table standing in for a model: its columns in order, from slots where they are exact, else
 /// from the JSON payload, typed as declared.
-fn source_query(model: &Model, tenant: u64) -> Result<Query, Error> {
+fn source_query(model: &Model) -> Result<Query, Error> {
+    let tenant = model.tenant;
     let mut columns = vec!["e.id AS `id`".to_string()];
     let mut pages = BTreeSet::new();
     for field in &model.fields {

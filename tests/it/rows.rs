@@ -623,3 +623,60 @@ async fn a_login_may_start_with_scans_allowed_and_admins_join_model_and_backend_
         .unwrap();
     assert_eq!(joined, vec![("a".to_string(), 10), ("b".to_string(), 20)]);
 }
+
+/// A read checks the registry version in its own round trip. When another proxy instance changed the model
+/// since this one cached it, the stale answer — rows or an error — is discarded and the read redone.
+#[tokio::test]
+async fn reads_see_a_change_made_through_another_instance() {
+    let first = Proxy::start().await;
+    let second = Proxy::start_with(crate::support::config_for(&first.database)).await;
+    let mut here = first.tenant(1).await;
+    let mut there = second.tenant(1).await;
+    here.query_drop("CREATE TABLE model_p (name VARCHAR(20), INDEX (name))")
+        .await
+        .unwrap();
+    here.query_drop("INSERT INTO model_p (name) VALUES ('a'), ('b')")
+        .await
+        .unwrap();
+    let names: Vec<String> = here
+        .query("SELECT name FROM model_p ORDER BY name")
+        .await
+        .unwrap();
+    assert_eq!(names, ["a", "b"]);
+
+    // A column added elsewhere: the first instance's cached catalog lacks it, the read must not.
+    there
+        .query_drop("ALTER TABLE model_p ADD COLUMN qty INT")
+        .await
+        .unwrap();
+    there
+        .query_drop("UPDATE model_p SET qty = 7 WHERE name = 'b'")
+        .await
+        .unwrap();
+    let rows: Vec<(String, Option<i64>)> = here
+        .query("SELECT name, qty FROM model_p ORDER BY name")
+        .await
+        .unwrap();
+    assert_eq!(rows, [("a".to_string(), None), ("b".to_string(), Some(7))]);
+
+    // A column dropped elsewhere: the stale rewrite would still read it; the fresh one reports it unknown.
+    there
+        .query_drop("ALTER TABLE model_p DROP COLUMN qty")
+        .await
+        .unwrap();
+    assert_eq!(code(here.query_drop("SELECT qty FROM model_p").await), 1054);
+    let width = here
+        .query_iter("SELECT * FROM model_p")
+        .await
+        .unwrap()
+        .columns_ref()
+        .len();
+    assert_eq!(width, 4, "id, name, created_at, updated_at");
+
+    // The discarded answers left nothing behind on the session: it reads on as before.
+    let count: Option<i64> = here
+        .query_first("SELECT COUNT(*) FROM model_p")
+        .await
+        .unwrap();
+    assert_eq!(count, Some(2));
+}
