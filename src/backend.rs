@@ -32,6 +32,14 @@ pub enum Error {
     Driver(mysql_async::Error),
 }
 
+impl Error {
+    /// A value the statement could not store (SQLSTATE class 22: out of range, truncated, too long, invalid):
+    /// the data's fault, not the connection's or the schema's.
+    pub fn is_data_exception(&self) -> bool {
+        matches!(self, Error::Server(e) if e.state.starts_with("22"))
+    }
+}
+
 impl From<mysql_async::Error> for Error {
     fn from(e: mysql_async::Error) -> Self {
         match e {

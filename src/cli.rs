@@ -63,6 +63,11 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// The Reconciler's dead-letter queue (`stardust.dlq`).
+    Dlq {
+        #[command(subcommand)]
+        action: Dlq,
+    },
     /// Create StarDust's tables in a backend database where missing; changes nothing that exists.
     Bootstrap {
         /// The TOML configuration file (its backend_url is used).
@@ -71,6 +76,21 @@ enum Command {
         /// A backend URL instead of a configuration file.
         #[arg(long)]
         backend_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Dlq {
+    /// Put dead-lettered entries back on the sync queue (after fixing their cause); exits 1 if none matched.
+    Replay {
+        #[command(flatten)]
+        target: Target,
+        /// The dead letter's id (stardust.dlq.id).
+        #[arg(long, required_unless_present = "reason", conflicts_with = "reason")]
+        id: Option<i64>,
+        /// Every dead letter with this reason: missing_entry_data, schema_incompatibility, malformed_json, other.
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -121,6 +141,9 @@ pub fn main() -> ExitCode {
             } => bootstrap(config, backend_url).await,
             Command::Verify { target } => verify(target).await,
             Command::Repair { target } => repair(target).await,
+            Command::Dlq {
+                action: Dlq::Replay { target, id, reason },
+            } => replay(target, id, reason).await,
         }
     });
     match result {
@@ -235,9 +258,7 @@ pub async fn serve_on(
     tracing::info!(%address, "serving MySQL clients");
     let backend = state.backend.clone();
     let daemons = tokio_util::task::TaskTracker::new();
-    if state.config.daemons {
-        stardust::daemons::spawn(&backend, &shutdown, &daemons);
-    }
+    stardust::daemons::spawn(&backend, &state.config, &shutdown, &daemons);
     daemons.close();
     server::run(listener, state, shutdown)
         .await
@@ -293,6 +314,24 @@ async fn repair(mut target: Target) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     backend.close().await;
     println!("re-projected slots from the JSON ({written} page rows written)");
+    Ok(())
+}
+
+async fn replay(mut target: Target, id: Option<i64>, reason: Option<String>) -> Result<(), String> {
+    use stardust::daemons::sync_queue::{self, Replay};
+    let (backend, _) = maintenance(&mut target).await?;
+    let selector = match (&id, &reason) {
+        (Some(id), _) => Replay::Id(*id),
+        (None, Some(reason)) => Replay::Reason(reason),
+        (None, None) => return Err("give --id or --reason".to_string()),
+    };
+    let replayed = sync_queue::replay(&backend, selector, target.tenant)
+        .await
+        .map_err(|e| e.to_string())?;
+    backend.close().await;
+    let entries = replayed
+        .ok_or_else(|| "no dead letter matched (see SELECT * FROM stardust.dlq)".to_string())?;
+    println!("{}", serde_json::json!({ "requeued_entries": entries }));
     Ok(())
 }
 

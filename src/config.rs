@@ -27,9 +27,38 @@ pub struct Config {
     /// Largest packet accepted from a client, in bytes.
     #[serde(default = "default_max_allowed_packet")]
     pub max_allowed_packet: usize,
-    /// Whether `serve` runs the daemons (Reconciler backfills, Liberator sweeps) in-process.
+    /// Whether `serve` runs the daemons (Watcher, Reconciler, Liberator) in-process at all.
     #[serde(default = "default_daemons")]
     pub daemons: bool,
+    /// `[watcher]`: keeps indexed slot capacity ahead of demand (one instance at a time).
+    #[serde(default)]
+    pub watcher: Daemon,
+    /// `[reconciler]`: drains the sync queue and runs backfills (every instance).
+    #[serde(default)]
+    pub reconciler: Daemon,
+    /// `[liberator]`: sweeps and frees the slots of dropped fields (one instance at a time).
+    #[serde(default)]
+    pub liberator: Daemon,
+}
+
+/// One daemon's switch and pace.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Daemon {
+    /// Whether this instance runs it (when `daemons` is on).
+    pub enabled: bool,
+    /// The longest pause between ticks while it has nothing to do; after work it ticks again at once, and
+    /// while idle its pause doubles from 0.2 s up to this.
+    pub idle_max_secs: u64,
+}
+
+impl Default for Daemon {
+    fn default() -> Daemon {
+        Daemon {
+            enabled: true,
+            idle_max_secs: 5,
+        }
+    }
 }
 
 /// One login. Exactly one of `tenant` and `admin = true` is set.
@@ -108,6 +137,9 @@ impl Config {
             shutdown_grace_secs: default_shutdown_grace_secs(),
             max_allowed_packet: default_max_allowed_packet(),
             daemons: default_daemons(),
+            watcher: Daemon::default(),
+            reconciler: Daemon::default(),
+            liberator: Daemon::default(),
         }
     }
 
@@ -174,6 +206,18 @@ impl Config {
         }
         if self.max_connections == 0 {
             problems.push("max_connections must be at least 1".to_string());
+        }
+        for (name, daemon) in [
+            ("watcher", self.watcher),
+            ("reconciler", self.reconciler),
+            ("liberator", self.liberator),
+        ] {
+            if daemon.idle_max_secs == 0 || daemon.idle_max_secs > 3600 {
+                problems.push(format!(
+                    "[{name}] idle_max_secs = {} must be between 1 and 3600",
+                    daemon.idle_max_secs
+                ));
+            }
         }
         if self.max_allowed_packet < 1024 {
             problems.push("max_allowed_packet must be at least 1024 bytes".to_string());

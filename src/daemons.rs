@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backend::{self, Backend};
+use crate::config::Config;
 
 /// What one tick did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,14 +29,52 @@ pub enum Tick {
     Idle,
 }
 
-/// The longest an idle daemon waits between ticks.
-const MAX_IDLE: Duration = Duration::from_secs(5);
+/// The first pause of an idle daemon; it doubles up to the daemon's `idle_max_secs`.
 const MIN_IDLE: Duration = Duration::from_millis(200);
 
-/// Starts the Reconciler (backfills) and the Liberator (sweeps) on `tracker`, until `token` is cancelled.
-pub fn spawn(backend: &Backend, token: &CancellationToken, tracker: &TaskTracker) {
+/// Starts the daemons the configuration enables on `tracker`, until `token` is cancelled.
+pub fn spawn(backend: &Backend, config: &Config, token: &CancellationToken, tracker: &TaskTracker) {
+    if !config.daemons {
+        return;
+    }
+    let idle = |daemon: crate::config::Daemon| Duration::from_secs(daemon.idle_max_secs);
+    if config.reconciler.enabled {
+        spawn_reconciler(backend, idle(config.reconciler), token, tracker);
+    }
+    if config.liberator.enabled {
+        let liberator = liberator::Liberator::new(backend.clone());
+        tracker.spawn(run(
+            "liberator",
+            idle(config.liberator),
+            token.clone(),
+            move || {
+                let liberator = liberator.clone();
+                async move { liberator.tick().await }
+            },
+        ));
+    }
+    if config.watcher.enabled {
+        let watcher = watcher::Watcher::new(backend.clone());
+        tracker.spawn(run(
+            "watcher",
+            idle(config.watcher),
+            token.clone(),
+            move || {
+                let watcher = watcher.clone();
+                async move { watcher.tick().await }
+            },
+        ));
+    }
+}
+
+fn spawn_reconciler(
+    backend: &Backend,
+    max_idle: Duration,
+    token: &CancellationToken,
+    tracker: &TaskTracker,
+) {
     let reconciler = backend.clone();
-    tracker.spawn(run("reconciler", token.clone(), move || {
+    tracker.spawn(run("reconciler", max_idle, token.clone(), move || {
         let backend = reconciler.clone();
         async move {
             // The queue first: its entries wait on it; then one backfill chunk.
@@ -47,16 +86,6 @@ pub fn spawn(backend: &Backend, token: &CancellationToken, tracker: &TaskTracker
                 Tick::Idle
             })
         }
-    }));
-    let liberator = liberator::Liberator::new(backend.clone());
-    tracker.spawn(run("liberator", token.clone(), move || {
-        let liberator = liberator.clone();
-        async move { liberator.tick().await }
-    }));
-    let watcher = watcher::Watcher::new(backend.clone());
-    tracker.spawn(run("watcher", token.clone(), move || {
-        let watcher = watcher.clone();
-        async move { watcher.tick().await }
     }));
 }
 
@@ -101,9 +130,13 @@ impl Singleton {
     }
 }
 
-/// Ticks until cancelled: at once after work, with a doubling pause (up to [`MAX_IDLE`]) while idle or failing.
-pub async fn run<F, Fut>(name: &'static str, token: CancellationToken, mut tick: F)
-where
+/// Ticks until cancelled: at once after work, with a doubling pause (up to `max_idle`) while idle or failing.
+pub async fn run<F, Fut>(
+    name: &'static str,
+    max_idle: Duration,
+    token: CancellationToken,
+    mut tick: F,
+) where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Tick, backend::Error>>,
 {
@@ -125,7 +158,7 @@ where
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(pause) => {}
         }
-        pause = (pause * 2).min(MAX_IDLE);
+        pause = (pause * 2).min(max_idle.max(MIN_IDLE));
     }
 }
 
@@ -135,12 +168,14 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    const FIVE: Duration = Duration::from_secs(5);
+
     #[tokio::test]
     async fn a_loop_ticks_while_there_is_work_and_stops_when_cancelled() {
         let token = CancellationToken::new();
         let ticks = Arc::new(AtomicUsize::new(0));
         let (counter, cancel) = (ticks.clone(), token.clone());
-        run("test", token.clone(), move || {
+        run("test", FIVE, token.clone(), move || {
             let (counter, cancel) = (counter.clone(), cancel.clone());
             async move {
                 if counter.fetch_add(1, Ordering::SeqCst) + 1 == 5 {
@@ -162,7 +197,7 @@ mod tests {
         let token = CancellationToken::new();
         let ticks = Arc::new(AtomicUsize::new(0));
         let counter = ticks.clone();
-        let idle = tokio::spawn(run("idle", token.clone(), move || {
+        let idle = tokio::spawn(run("idle", FIVE, token.clone(), move || {
             let counter = counter.clone();
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
@@ -182,7 +217,7 @@ mod tests {
     async fn an_idle_loop_waits_but_wakes_for_cancellation() {
         let token = CancellationToken::new();
         let cancel = token.clone();
-        let idle = tokio::spawn(run("idle", token, || async { Ok(Tick::Idle) }));
+        let idle = tokio::spawn(run("idle", FIVE, token, || async { Ok(Tick::Idle) }));
         cancel.cancel();
         tokio::time::timeout(Duration::from_secs(5), idle)
             .await

@@ -39,6 +39,8 @@ pub enum Error {
     UnknownStatement { id: u32, command: &'static str },
     #[error("Incorrect arguments to {0}")]
     Malformed(&'static str),
+    #[error("Incorrect arguments to replay_dlq: no dead-lettered entry with id {0} (SELECT id FROM stardust.dlq lists them)")]
+    NoDeadLetter(i64),
     #[error("Unknown thread id: {0}")]
     NoSuchThread(u64),
     #[error("You are not owner of thread {0}")]
@@ -60,7 +62,7 @@ impl Error {
             Error::UnknownCommand(_) => Kind::UnknownCommand,
             Error::Unsupported(_) => Kind::NotSupported,
             Error::UnknownStatement { .. } => Kind::UnknownStatement,
-            Error::Malformed(_) => Kind::WrongArguments,
+            Error::Malformed(_) | Error::NoDeadLetter(_) => Kind::WrongArguments,
             Error::NoSuchThread(_) => Kind::NoSuchThread,
             Error::NotOwner(_) => Kind::KillDenied,
             Error::TooManyConnections(_) => Kind::TooManyConnections,

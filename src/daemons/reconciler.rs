@@ -88,27 +88,73 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
         slot: None,
     };
     let value = slot_expression(&field, family);
-    tx.exec_drop(
-        format!(
-            "INSERT INTO `{table}` (entry_id, tenant_id, {column}) \
-             SELECT e.id, e.tenant_id, {value} FROM entry_data e \
-             WHERE e.tenant_id = ? AND e.model_id = ? AND e.id > ? AND e.id <= ? \
-             ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
-        ),
-        (tenant, model, cursor, last),
-    )
-    .await?;
+    let project = format!(
+        "INSERT INTO `{table}` (entry_id, tenant_id, {column}) \
+         SELECT e.id, e.tenant_id, {value} FROM entry_data e \
+         WHERE e.tenant_id = ? AND e.model_id = ? AND e.id > ? AND e.id <= ? \
+         ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
+    );
+    let mut nulled = Vec::new();
+    tx.query_drop("SAVEPOINT stardust_chunk").await?;
+    if let Err(e) = tx.exec_drop(&project, (tenant, model, cursor, last)).await {
+        let e = backend::Error::from(e);
+        if !e.is_data_exception() {
+            return Err(e);
+        }
+        // Some value does not fit the slot (a 20-digit number for a BIGINT slot, a date that does not exist):
+        // entry by entry, and each one that fails keeps its JSON but gets NULL in the slot.
+        tx.query_drop("ROLLBACK TO SAVEPOINT stardust_chunk")
+            .await?;
+        let ids: Vec<u64> = tx
+            .exec(
+                "SELECT id FROM entry_data WHERE tenant_id = ? AND model_id = ? AND id > ? AND id <= ? ORDER BY id",
+                (tenant, model, cursor, last),
+            )
+            .await?;
+        for id in ids {
+            tx.query_drop("SAVEPOINT stardust_entry").await?;
+            let Err(e) = tx.exec_drop(&project, (tenant, model, id - 1, id)).await else {
+                continue;
+            };
+            let e = backend::Error::from(e);
+            if !e.is_data_exception() {
+                return Err(e);
+            }
+            tx.query_drop("ROLLBACK TO SAVEPOINT stardust_entry")
+                .await?;
+            tx.exec_drop(
+                format!(
+                    "INSERT INTO `{table}` (entry_id, tenant_id, {column}) VALUES (?, ?, NULL) \
+                     ON DUPLICATE KEY UPDATE {column} = NULL"
+                ),
+                (id, tenant),
+            )
+            .await?;
+            nulled.push((id, e.to_string()));
+        }
+    }
     tx.exec_drop(
         "UPDATE backfill_checkpoints SET last_processed_id = ?, updated_at = UTC_TIMESTAMP() WHERE job_name = ?",
         (last, &job),
     )
     .await?;
     tx.commit().await?;
+    for (entry_id, reason) in &nulled {
+        tracing::warn!(
+            event = "coercion_null",
+            entry_id,
+            field_id,
+            target_type = declared.as_str(),
+            reason = reason.as_str(),
+            "value does not fit the slot: NULL in the slot, the JSON keeps it"
+        );
+    }
     tracing::debug!(
         event = "chunk_complete",
         queue = "retype_backfill",
         slot,
         cursor = last,
+        coercion_nulls = nulled.len(),
         "backfill chunk"
     );
     Ok(Tick::Worked)

@@ -1,6 +1,8 @@
 //! The Reconciler's sync-queue drain: entries written while one of their filterable fields had no live slot
 //! (`stardust_sync_queue`) are projected into slots once the field has one — reserving it first, as
-//! `assigned`, when a free indexed slot of its family exists.
+//! `assigned`, when a free indexed slot of its family exists. An entry that cannot be projected (its row is
+//! gone, or a value does not fit its slot) is moved to the dead-letter queue, `stardust_reconciler_dlq`, in
+//! the same transaction, so it never blocks the queue; `replay` puts it back once fixed.
 
 use std::collections::BTreeMap;
 
@@ -20,18 +22,44 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
     let mut conn = backend.conn(false).await?;
     let version = registry::version(&mut conn).await?;
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
-    let claimed: Vec<(i64, u64, u64, i64)> = tx
+    let claimed: Vec<(i64, u64)> = tx
         .query(format!(
-            "SELECT q.id, q.entry_id, e.tenant_id, e.model_id FROM stardust_sync_queue q \
-             JOIN entry_data e ON e.id = q.entry_id ORDER BY q.id LIMIT {CHUNK} FOR UPDATE SKIP LOCKED"
+            "SELECT id, entry_id FROM stardust_sync_queue ORDER BY id LIMIT {CHUNK} FOR UPDATE SKIP LOCKED"
         ))
         .await?;
     if claimed.is_empty() {
         return Ok(Tick::Idle);
     }
+    let correlation = uuid::Uuid::new_v4().to_string();
+    tracing::debug!(
+        event = "chunk_claimed",
+        queue = "sync_queue",
+        rows_claimed = claimed.len(),
+        chunk_correlation_id = correlation.as_str(),
+        "sync queue chunk claimed"
+    );
+    let entry_ids: Vec<String> = claimed.iter().map(|(_, entry)| entry.to_string()).collect();
+    let owners: BTreeMap<u64, (u64, i64)> = tx
+        .query::<(u64, u64, i64), _>(format!(
+            "SELECT id, tenant_id, model_id FROM entry_data WHERE id IN ({})",
+            entry_ids.join(", ")
+        ))
+        .await?
+        .into_iter()
+        .map(|(id, tenant, model)| (id, (tenant, model)))
+        .collect();
+    let mut dead: Vec<Dead> = Vec::new();
     let mut by_model: BTreeMap<(u64, i64), Vec<u64>> = BTreeMap::new();
-    for (_, entry, tenant, model) in &claimed {
-        by_model.entry((*tenant, *model)).or_default().push(*entry);
+    for (_, entry) in &claimed {
+        match owners.get(entry) {
+            Some((tenant, model)) => by_model.entry((*tenant, *model)).or_default().push(*entry),
+            None => dead.push(Dead {
+                entry: *entry,
+                owner: (0, 0),
+                reason: "missing_entry_data",
+                message: "the entry's row in entry_data is gone".to_string(),
+            }),
+        }
     }
     let mut catalogs: BTreeMap<u64, TenantCatalog> = BTreeMap::new();
     let mut reserved = false;
@@ -74,17 +102,54 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
                 return Ok(Tick::Idle);
             };
             let value = slot_expression(field, family);
-            tx.exec_drop(
+            let project = |ids: &str| {
                 format!(
                     "INSERT INTO `{table}` (entry_id, tenant_id, {column}) SELECT e.id, e.tenant_id, {value} \
-                     FROM entry_data e WHERE e.tenant_id = ? AND e.id IN ({}) \
-                     ON DUPLICATE KEY UPDATE {column} = VALUES({column})",
-                    ids.join(", ")
-                ),
-                (tenant,),
-            )
-            .await?;
+                     FROM entry_data e WHERE e.tenant_id = {tenant} AND e.id IN ({ids}) \
+                     ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
+                )
+            };
+            tx.query_drop("SAVEPOINT stardust_chunk").await?;
+            let Err(e) = tx.query_drop(project(&ids.join(", "))).await else {
+                continue;
+            };
+            let e = backend::Error::from(e);
+            if !e.is_data_exception() {
+                return Err(e);
+            }
+            // A value that does not fit the slot: find the entries it is in, one by one.
+            tx.query_drop("ROLLBACK TO SAVEPOINT stardust_chunk")
+                .await?;
+            for entry in entries {
+                if dead.iter().any(|d| d.entry == *entry) {
+                    continue;
+                }
+                tx.query_drop("SAVEPOINT stardust_entry").await?;
+                let Err(e) = tx.query_drop(project(&entry.to_string())).await else {
+                    continue;
+                };
+                let e = backend::Error::from(e);
+                if !e.is_data_exception() {
+                    return Err(e);
+                }
+                tx.query_drop("ROLLBACK TO SAVEPOINT stardust_entry")
+                    .await?;
+                dead.push(Dead {
+                    entry: *entry,
+                    owner: (*tenant, *model_id),
+                    reason: "schema_incompatibility",
+                    message: format!("field {}: {e}", field.name),
+                });
+            }
         }
+    }
+    for d in &dead {
+        tx.exec_drop(
+            "INSERT INTO stardust_reconciler_dlq (source, entry_id, tenant_id, model_id, reason, error_message, \
+             failed_at, chunk_correlation_id) VALUES ('sync_queue', ?, ?, ?, ?, ?, UTC_TIMESTAMP(), ?)",
+            (d.entry, d.owner.0, d.owner.1, d.reason, &d.message, &correlation),
+        )
+        .await?;
     }
     let queue_ids: Vec<String> = claimed.iter().map(|(id, ..)| id.to_string()).collect();
     tx.query_drop(format!(
@@ -96,11 +161,85 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
         registry::bump(&mut tx).await?;
     }
     tx.commit().await?;
+    for d in &dead {
+        tracing::warn!(
+            event = "dlq_inserted",
+            dlq_source = "sync_queue",
+            entry_id = d.entry,
+            tenant = d.owner.0,
+            model = d.owner.1,
+            reason = d.reason,
+            error = d.message.as_str(),
+            chunk_correlation_id = correlation.as_str(),
+            "entry moved to the dead-letter queue"
+        );
+    }
     tracing::debug!(
-        event = "chunk_complete",
+        event = if dead.is_empty() {
+            "chunk_complete"
+        } else {
+            "chunk_partial"
+        },
         queue = "sync_queue",
-        entries = claimed.len(),
+        rows_processed = claimed.len(),
+        rows_dlq = dead.len(),
+        chunk_correlation_id = correlation.as_str(),
         "queue drained"
     );
     Ok(Tick::Worked)
+}
+
+/// A queued entry that cannot be projected.
+struct Dead {
+    entry: u64,
+    /// Tenant and model, 0 when the entry is gone.
+    owner: (u64, i64),
+    /// One of the DLQ's reasons.
+    reason: &'static str,
+    message: String,
+}
+
+/// Puts dead-lettered entries back on the sync queue (after their cause is fixed): the DLQ rows with `id`, or
+/// all with `reason`, restricted to `tenant` when given. Returns the entries re-queued; rows of a bulk import
+/// (no entry) are removed without one. `None` when no row matched.
+pub async fn replay(
+    backend: &Backend,
+    selector: Replay<'_>,
+    tenant: Option<u64>,
+) -> Result<Option<Vec<u64>>, backend::Error> {
+    let mut conn = backend.conn(false).await?;
+    let mut tx = conn.start_transaction(TxOpts::default()).await?;
+    let (filter, value): (&str, mysql_async::Value) = match selector {
+        Replay::Id(id) => ("id = ?", id.into()),
+        Replay::Reason(reason) => ("reason = ?", reason.into()),
+    };
+    let tenant_filter = tenant.map_or(String::new(), |t| format!(" AND tenant_id = {t}"));
+    let rows: Vec<(i64, Option<u64>)> = tx
+        .exec(
+            format!("SELECT id, entry_id FROM stardust_reconciler_dlq WHERE {filter}{tenant_filter} ORDER BY id FOR UPDATE"),
+            (value,),
+        )
+        .await?;
+    let mut requeued = Vec::new();
+    for (id, entry) in &rows {
+        if let Some(entry) = entry {
+            tx.exec_drop(
+                "INSERT IGNORE INTO stardust_sync_queue (entry_id, created_at) VALUES (?, UTC_TIMESTAMP())",
+                (entry,),
+            )
+            .await?;
+            requeued.push(*entry);
+        }
+        tx.exec_drop("DELETE FROM stardust_reconciler_dlq WHERE id = ?", (id,))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok((!rows.is_empty()).then_some(requeued))
+}
+
+/// Which dead letters to replay.
+#[derive(Debug, Clone, Copy)]
+pub enum Replay<'a> {
+    Id(i64),
+    Reason(&'a str),
 }

@@ -349,6 +349,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Route::InformationSchema(statement) => self.information_schema(*statement, text).await,
             Route::Virtual(statement) => self.virtual_statement(&statement).await,
             Route::SystemSchema(statement) => self.system_schema(*statement).await,
+            Route::ReplayDlq(id) => self.replay_dlq(id).await,
         }
     }
 
@@ -374,6 +375,27 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         .await?;
         self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
         Ok(())
+    }
+
+    /// `CALL stardust.replay_dlq(id)`: a tenant replays only its own entries, an admin any.
+    async fn replay_dlq(&mut self, id: i64) -> Result<(), crate::Error> {
+        let tenant = match self.user.role() {
+            Role::Tenant(tenant) => Some(tenant),
+            Role::Admin => None,
+        };
+        let replayed = crate::daemons::sync_queue::replay(
+            &self.state.backend,
+            crate::daemons::sync_queue::Replay::Id(id),
+            tenant,
+        )
+        .await?
+        .ok_or(Error::NoDeadLetter(id))?;
+        let outcome = super::wire::Outcome {
+            affected_rows: replayed.len() as u64,
+            status: self.status,
+            ..Default::default()
+        };
+        self.wire.ok(&outcome).await.map_err(super::relay::gone)
     }
 
     async fn use_database(&mut self, database: &str) -> Result<(), crate::Error> {

@@ -53,6 +53,8 @@ pub enum Route {
     Virtual(Box<Statement>),
     /// A read of the `stardust` system schema.
     SystemSchema(Box<Statement>),
+    /// `CALL stardust.replay_dlq(id)`: put a dead-lettered entry back on the sync queue.
+    ReplayDlq(i64),
 }
 
 /// Introspection of one model table.
@@ -97,6 +99,10 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
                 routes.push(route);
                 continue;
             }
+        }
+        if let Some(route) = procedure(statement)? {
+            routes.push(route);
+            continue;
         }
         if let Role::Tenant(_) = ctx.role {
             policy::check_tenant(statement, ctx)?;
@@ -147,6 +153,46 @@ fn show_route(sql: &str, ctx: &Context<'_>) -> Option<Route> {
             Some(Route::ShowTableStatus { like })
         }
         _ => None,
+    }
+}
+
+/// `CALL stardust.<procedure>(…)`: the system schema's one procedure. Other CALLs are not StarDust's.
+fn procedure(statement: &Statement) -> Result<Option<Route>, Error> {
+    let Statement::Call(call) = statement else {
+        return Ok(None);
+    };
+    let parts: Vec<String> = call
+        .name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident())
+        .map(|i| i.value.to_ascii_lowercase())
+        .collect();
+    if parts.first().map(String::as_str) != Some("stardust") {
+        return Ok(None);
+    }
+    let usage = || {
+        Error::NotSupported(
+            "the stardust schema has one procedure: CALL stardust.replay_dlq(<id from stardust.dlq>)".to_string(),
+        )
+    };
+    if parts.len() != 2 || parts[1] != "replay_dlq" {
+        return Err(usage());
+    }
+    let sqlparser::ast::FunctionArguments::List(list) = &call.args else {
+        return Err(usage());
+    };
+    match list.args.as_slice() {
+        [sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(
+            Expr::Value(v),
+        ))] => match &v.value {
+            Value::Number(n, _) => n
+                .parse::<i64>()
+                .map(|id| Some(Route::ReplayDlq(id)))
+                .map_err(|_| usage()),
+            _ => Err(usage()),
+        },
+        _ => Err(usage()),
     }
 }
 

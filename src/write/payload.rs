@@ -17,16 +17,27 @@ pub fn path(field: &Field) -> String {
 
 /// SQL for a field's JSON value coerced to its slot family's column type, NULL where it cannot be (a retype may
 /// leave values of the old type in the JSON): what a slot must hold. Used by backfills, `verify` and `repair`.
+/// In a SELECT it never fails; in an INSERT … SELECT under strict mode a value that does not exist as a date
+/// or double still raises a data exception, which the daemons catch entry by entry.
 pub fn slot_expression(field: &Field, family: Family) -> String {
     let text = format!("JSON_UNQUOTE(JSON_EXTRACT(e.fields, '{}'))", path(field));
     match family {
         Family::Str => text,
-        Family::Int => format!("CASE WHEN {text} REGEXP '^-?[0-9]+$' THEN CAST({text} AS SIGNED) END"),
-        Family::Num => format!(
-            "CASE WHEN {text} REGEXP '^-?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?$' THEN ({text} + 0E0) END"
+        // Out of BIGINT's range is NULL, not the clipped value a bare CAST would give.
+        Family::Int => format!(
+            "CASE WHEN {text} REGEXP '^-?[0-9]{{1,19}}$' THEN CASE WHEN CAST({text} AS DECIMAL(20,0)) \
+             BETWEEN -9223372036854775808 AND 9223372036854775807 THEN CAST({text} AS SIGNED) END END"
         ),
+        // Beyond DOUBLE's range is NULL, not DBL_MAX.
+        Family::Num => format!(
+            "CASE WHEN {text} REGEXP '^-?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?$' THEN \
+             CASE WHEN ABS({text} + 0E0) < 1.7976931348623157e308 THEN ({text} + 0E0) END END"
+        ),
+        // A date that does not exist (February 30) is NULL; the IS NOT NULL test matters, because compared
+        // with a DATETIME column a bare CAST reads such a date leniently.
         Family::Dt => format!(
-            "CASE WHEN {text} REGEXP '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}' THEN CAST({text} AS DATETIME) END"
+            "CASE WHEN {text} REGEXP '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}' THEN CASE WHEN CAST({text} AS DATETIME) \
+             IS NOT NULL THEN CAST({text} AS DATETIME) END END"
         ),
     }
 }

@@ -121,6 +121,13 @@ fn the_example_configuration_loads() {
     assert_eq!(config.users.len(), 2);
     assert_eq!(config.users[0].role(), stardust::config::Role::Tenant(1));
     assert_eq!(config.users[1].role(), stardust::config::Role::Admin);
+    assert_eq!(config.watcher.idle_max_secs, 30);
+    assert_eq!(config.liberator.idle_max_secs, 10);
+    assert!(
+        config.reconciler.enabled,
+        "an absent [reconciler] keeps its defaults"
+    );
+    assert_eq!(config.reconciler.idle_max_secs, 5);
     let docker = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stardust.docker.toml");
     Config::load(&docker).expect("the docker-compose configuration is valid");
 }
@@ -132,7 +139,7 @@ fn check_config_reports_every_problem_at_once() {
     std::fs::write(
         &bad,
         "listen = 'nowhere'\nbackend_url = 'mysql://u:p@127.0.0.1:3306'\n[[users]]\nname = 'a'\npassword = 'p'\n\
-         [[users]]\nname = 'a'\npassword = 'p'\ntenant = 1\nadmin = true\n",
+         [[users]]\nname = 'a'\npassword = 'p'\ntenant = 1\nadmin = true\n[liberator]\nidle_max_secs = 0\n",
     )
     .unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
@@ -148,6 +155,7 @@ fn check_config_reports_every_problem_at_once() {
         "either tenant",
         "used twice",
         "tenant = N",
+        "[liberator] idle_max_secs = 0",
     ] {
         assert!(stderr.contains(expected), "{expected} in {stderr}");
     }
@@ -165,6 +173,18 @@ fn check_config_reports_every_problem_at_once() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("unknown field `listen_port`"), "{stderr}");
+    std::fs::write(
+        &unknown,
+        "backend_url = 'mysql://u:p@h/app'\n[watcher]\nenable = false\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
+        .args(["serve", "--check-config", "--config"])
+        .arg(&unknown)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown field `enable`"), "{stderr}");
 
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stardust.example.toml");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))

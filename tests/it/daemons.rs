@@ -608,3 +608,204 @@ async fn deployments_in_different_databases_keep_their_own_singletons() {
     let second = Singleton::new(a.state.backend.clone(), liberator::LOCK);
     assert!(!second.hold().await.unwrap(), "one per database");
 }
+
+/// A value the new slot type cannot hold (a date that does not exist) does not stall a retype: that entry gets
+/// NULL in the slot — as the coercion matrix says, JSON untouched — and every other entry its value.
+#[tokio::test]
+async fn a_retype_with_values_the_slot_cannot_hold_completes_with_nulls() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_v (code VARCHAR(10), note VARCHAR(30), INDEX (note))")
+        .await
+        .unwrap();
+    acme.query_drop(
+        "INSERT INTO model_v (code, note) VALUES ('good', '2024-01-05 10:00:00'), ('bad', '2024-02-30 00:00:00'), \
+         ('word', 'hello'), ('none', NULL)",
+    )
+    .await
+    .unwrap();
+    acme.query_drop("ALTER TABLE model_v MODIFY COLUMN note DATETIME")
+        .await
+        .unwrap();
+    let backend = proxy.state.backend.clone();
+    until_idle(|| reconciler::tick(&backend)).await;
+    let mut registry = proxy.direct().await;
+    assert_eq!(
+        status_of(&mut registry, "note").await.as_deref(),
+        Some("ready")
+    );
+    let found: Vec<String> = acme
+        .query("SELECT code FROM model_v WHERE note = '2024-01-05 10:00:00'")
+        .await
+        .unwrap();
+    assert_eq!(found, ["good"]);
+    let nulls: Vec<String> = acme
+        .query("SELECT code FROM model_v WHERE note IS NULL ORDER BY code")
+        .await
+        .unwrap();
+    assert_eq!(nulls, ["bad", "none", "word"]);
+    let kept: Option<String> = registry
+        .query_first("SELECT JSON_UNQUOTE(JSON_EXTRACT(e.fields, CONCAT('$.\"', f.id, '\"'))) FROM entry_data e \
+                      JOIN stardust_fields f ON f.model_id = e.model_id AND f.name = 'note' \
+                      WHERE JSON_EXTRACT(e.fields, CONCAT('$.\"', f.id, '\"')) LIKE '%02-30%'")
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.as_deref(),
+        Some("2024-02-30 00:00:00"),
+        "the JSON keeps the value"
+    );
+    let report = stardust::verify::verify(&backend, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.drift, 0, "{report:?}");
+}
+
+/// Queued entries that cannot be projected go to the dead-letter queue instead of blocking the queue; once
+/// fixed, `CALL stardust.replay_dlq(id)` queues them again and the drain projects them.
+#[tokio::test]
+async fn poison_entries_go_to_the_dlq_and_replay_after_a_fix() {
+    use stardust::daemons::sync_queue;
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_q (code VARCHAR(10), seen DATETIME, INDEX (seen))")
+        .await
+        .unwrap();
+    // Take the slot away, as when a page's slots ran out: the writes are queued.
+    let mut direct = proxy.direct().await;
+    direct
+        .query_drop("UPDATE stardust_slot_assignments SET status = 'tombstoned', field_id = NULL WHERE status = 'assigned'")
+        .await
+        .unwrap();
+    direct
+        .query_drop("UPDATE stardust_schema_version SET version = version + 1")
+        .await
+        .unwrap();
+    acme.query_drop(
+        "INSERT INTO model_q (code, seen) VALUES ('ok', '2024-01-01 00:00:00'), ('poison', '2024-01-02 00:00:00'), \
+         ('gone', '2024-01-03 00:00:00')",
+    )
+    .await
+    .unwrap();
+    // Corrupt one payload behind the proxy's back, and remove another entry outright.
+    let path = "CONCAT('$.\"', (SELECT id FROM stardust_fields WHERE name = 'seen'), '\"')";
+    direct
+        .query_drop(format!(
+            "UPDATE entry_data SET fields = JSON_SET(fields, {path}, '2024-02-30 00:00:00') \
+             WHERE JSON_UNQUOTE(JSON_EXTRACT(fields, {path})) = '2024-01-02 00:00:00'"
+        ))
+        .await
+        .unwrap();
+    direct
+        .query_drop(format!(
+            "DELETE FROM entry_data WHERE JSON_UNQUOTE(JSON_EXTRACT(fields, {path})) = '2024-01-03 00:00:00'"
+        ))
+        .await
+        .unwrap();
+
+    let backend = proxy.state.backend.clone();
+    until_idle(|| sync_queue::tick(&backend)).await;
+    let queued: Option<u64> = direct
+        .query_first("SELECT COUNT(*) FROM stardust_sync_queue")
+        .await
+        .unwrap();
+    assert_eq!(queued, Some(0), "nothing is left blocking the queue");
+    let all: Vec<(String, u64)> = direct
+        .query("SELECT reason, tenant_id FROM stardust_reconciler_dlq ORDER BY reason")
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        [
+            ("missing_entry_data".to_string(), 0),
+            ("schema_incompatibility".to_string(), 1)
+        ],
+        "a vanished entry's tenant is unknown (0)"
+    );
+    let letters: Vec<(i64, String)> = acme
+        .query("SELECT id, reason FROM stardust.dlq")
+        .await
+        .unwrap();
+    assert_eq!(
+        letters.len(),
+        1,
+        "the tenant sees its own dead letter: {letters:?}"
+    );
+    let found: Vec<String> = acme
+        .query("SELECT code FROM model_q WHERE seen = '2024-01-01 00:00:00'")
+        .await
+        .unwrap();
+    assert_eq!(found, ["ok"], "the healthy entry was projected");
+
+    let poison = letters[0].0;
+    let mut globex = proxy.tenant(2).await;
+    assert_eq!(
+        code(
+            globex
+                .query_drop(format!("CALL stardust.replay_dlq({poison})"))
+                .await
+        ),
+        1210,
+        "another tenant's dead letter is not theirs to replay"
+    );
+    assert_eq!(
+        code(acme.query_drop("CALL stardust.replay_dlq(999999)").await),
+        1210
+    );
+    direct
+        .query_drop(format!(
+            "UPDATE entry_data SET fields = JSON_SET(fields, {path}, '2024-02-28 00:00:00') \
+             WHERE JSON_UNQUOTE(JSON_EXTRACT(fields, {path})) = '2024-02-30 00:00:00'"
+        ))
+        .await
+        .unwrap();
+    acme.query_drop(format!("CALL stardust.replay_dlq({poison})"))
+        .await
+        .unwrap();
+    assert_eq!(acme.affected_rows(), 1);
+    until_idle(|| sync_queue::tick(&backend)).await;
+    let found: Vec<String> = acme
+        .query("SELECT code FROM model_q WHERE seen = '2024-02-28 00:00:00'")
+        .await
+        .unwrap();
+    assert_eq!(found, ["poison"], "replayed and projected");
+    let left: Vec<String> = direct
+        .query("SELECT reason FROM stardust_reconciler_dlq")
+        .await
+        .unwrap();
+    assert_eq!(left, ["missing_entry_data"]);
+
+    // The operator's way: `stardust dlq replay --reason …` re-queues the rest; a second run finds nothing.
+    let replay = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
+            .args([
+                "dlq",
+                "replay",
+                "--reason",
+                "missing_entry_data",
+                "--backend-url",
+            ])
+            .arg(proxy.backend_url())
+            .output()
+            .unwrap()
+    };
+    let first = replay();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("requeued_entries"),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    let queued: Option<u64> = direct
+        .query_first("SELECT COUNT(*) FROM stardust_sync_queue")
+        .await
+        .unwrap();
+    assert_eq!(queued, Some(1));
+    let second = replay();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("no dead letter matched"));
+}
