@@ -809,3 +809,156 @@ async fn poison_entries_go_to_the_dlq_and_replay_after_a_fix() {
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("no dead letter matched"));
 }
+
+/// Starts `stardust serve` on the proxy's backend with NDJSON logs at debug level; returns the process and its
+/// log lines.
+fn serve(
+    proxy: &Proxy,
+    dir: &std::path::Path,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let path = dir.join("stardust.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen = \"127.0.0.1:0\"\nbackend_url = \"{}\"\n\n[[users]]\nname = \"ops\"\npassword = \"pw\"\nadmin = true\n",
+            proxy.backend_url()
+        ),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("STARDUST_LOG_FORMAT", "json")
+        .env("STARDUST_LOG", "stardust=debug,info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Reads log lines until one whose `event` satisfies `wanted`; panics if the process ends first.
+async fn until_event(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) {
+    // A bound on a hang, not a synchronisation: the loop ends at the event or when the process exits.
+    let bound = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    while let Some(line) = tokio::time::timeout_at(bound, lines.next_line())
+        .await
+        .expect("the event did not come within two minutes")
+        .unwrap()
+    {
+        if serde_json::from_str(&line).is_ok_and(|event| wanted(&event)) {
+            return;
+        }
+    }
+    panic!("stardust serve exited before the event");
+}
+
+/// The whole process killed (SIGKILL) in the middle of a backfill: the chunk in flight rolls back with the
+/// process's connections, and a new process resumes from the checkpoint and completes, nothing lost.
+#[tokio::test]
+async fn a_backfill_completes_after_the_serving_process_is_killed_mid_way() {
+    let proxy = Proxy::start().await;
+    let (mut acme, mut native) = loaded_twins(&proxy, 20_000, false).await;
+    acme.query_drop("ALTER TABLE model_p ADD INDEX (qty)")
+        .await
+        .unwrap();
+    native
+        .query_drop("ALTER TABLE model_p ADD INDEX (qty)")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, mut lines) = serve(&proxy, dir.path());
+    until_event(&mut lines, |e| {
+        e["event"] == "chunk_complete" && e["queue"] == "retype_backfill"
+    })
+    .await;
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+
+    let mut registry = proxy.direct().await;
+    let cursor: Option<u64> = registry
+        .query_first("SELECT MAX(last_processed_id) FROM backfill_checkpoints WHERE status = 'running'")
+        .await
+        .unwrap();
+    let last: Option<u64> = registry
+        .query_first("SELECT MAX(id) FROM entry_data")
+        .await
+        .unwrap();
+    assert!(
+        cursor.is_some_and(|c| c > 0 && Some(c) < last),
+        "killed mid-way: checkpoint {cursor:?} of {last:?}"
+    );
+    assert_eq!(
+        status_of(&mut registry, "qty").await.as_deref(),
+        Some("backfilling")
+    );
+
+    let (mut second, mut lines) = serve(&proxy, dir.path());
+    until_event(&mut lines, |e| e["event"] == "promote_to_ready").await;
+    second.start_kill().unwrap();
+    second.wait().await.unwrap();
+    assert_eq!(
+        status_of(&mut registry, "qty").await.as_deref(),
+        Some("ready")
+    );
+    for sql in [
+        "SELECT name, qty, price FROM model_p WHERE qty BETWEEN 10 AND 12 ORDER BY name",
+        "SELECT qty, COUNT(*) FROM model_p WHERE qty > 90 GROUP BY qty ORDER BY qty",
+    ] {
+        assert_eq!(
+            texts(acme.query(sql).await.unwrap()),
+            texts(native.query(sql).await.unwrap()),
+            "{sql}"
+        );
+    }
+    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.drift, 0, "{report:?}");
+}
+
+/// The same for a sweep: killed after its first chunk, finished by the next process, the slot freed empty.
+#[tokio::test]
+async fn a_sweep_completes_after_the_serving_process_is_killed_mid_way() {
+    let proxy = Proxy::start().await;
+    let (mut acme, _native) = loaded_twins(&proxy, 20_000, true).await;
+    acme.query_drop("ALTER TABLE model_p DROP COLUMN qty")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, mut lines) = serve(&proxy, dir.path());
+    until_event(&mut lines, |e| e["event"] == "sweep_chunk").await;
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+
+    let mut registry = proxy.direct().await;
+    let (slot, column, cursor): (i64, String, Option<u64>) = registry
+        .query_first("SELECT id, slot_column, sweep_cursor_id FROM stardust_slot_assignments WHERE status = 'tombstoned'")
+        .await
+        .unwrap()
+        .expect("still tombstoned after the kill");
+    assert!(cursor.is_some_and(|c| c > 0), "swept part-way: {cursor:?}");
+    let left = format!("SELECT COUNT(*) FROM entry_slots_page_1 WHERE {column} IS NOT NULL");
+    let remaining: Option<u64> = registry.query_first(&left).await.unwrap();
+    assert!(remaining.is_some_and(|n| n > 0 && n < 20_000), "{remaining:?}");
+
+    let (mut second, mut lines) = serve(&proxy, dir.path());
+    until_event(&mut lines, |e| e["event"] == "sweep_complete").await;
+    second.start_kill().unwrap();
+    second.wait().await.unwrap();
+    let status: Option<String> = registry
+        .exec_first("SELECT status FROM stardust_slot_assignments WHERE id = ?", (slot,))
+        .await
+        .unwrap();
+    assert_eq!(status.as_deref(), Some("free"));
+    let remaining: Option<u64> = registry.query_first(&left).await.unwrap();
+    assert_eq!(remaining, Some(0), "every old value is gone");
+}
