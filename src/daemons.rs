@@ -1,6 +1,7 @@
 //! The daemons that finish what DDL starts, hosted in the proxy process: each a loop around a small `tick()`
 //! that does one unit of work, backs off while idle, and stops promptly on shutdown.
 
+pub mod advisories;
 pub mod liberator;
 pub mod reconciler;
 pub mod sync_queue;

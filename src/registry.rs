@@ -53,6 +53,12 @@ impl Registry {
                 return Ok(cached);
             }
         }
+        tracing::debug!(
+            event = "cache_miss",
+            tenant,
+            version = current,
+            "catalog reloaded"
+        );
         let loaded = Arc::new(load(conn, tenant, current).await?);
         self.lock().insert(tenant, loaded.clone());
         Ok(loaded)

@@ -105,3 +105,87 @@ fn no_file_grows_past_six_hundred_lines() {
         .collect();
     assert!(long.is_empty(), "split these files: {long:?}");
 }
+
+/// StarDust's closed vocabulary of NDJSON event names (shared/reference/stardust-digest.md §6): every
+/// `event = "…"` the code logs is one of them, byte for byte, so tooling built on StarDust's logs keeps working.
+const EVENTS: &[&str] = &[
+    "page_provisioned",
+    "slot_reserved",
+    "entry_written",
+    "entry_updated",
+    "entry_deleted",
+    "exhaustion_fallback",
+    "bulk_chunk_committed",
+    "bulk_chunk_rolled_back",
+    "payload_too_large",
+    "bulk_accepted",
+    "cache_miss",
+    "pre_flight_rejected",
+    "capability_unsupported",
+    "search_request",
+    "poll_started",
+    "poll_complete",
+    "provision_started",
+    "provision_complete",
+    "provision_failed",
+    "lock_contention",
+    "cardinality_sampled",
+    "low_cardinality_index",
+    "spread_sampled",
+    "high_spread_model",
+    "retype_started",
+    "promote_to_ready",
+    "compaction_planned",
+    "compaction_complete",
+    "chunk_claimed",
+    "chunk_complete",
+    "chunk_partial",
+    "capacity_wait",
+    "dlq_inserted",
+    "coercion_null",
+    "lease_lost",
+    "sweep_started",
+    "sweep_chunk",
+    "sweep_complete",
+    "deadlock_retry",
+    "sweep_gap_flagged",
+    "job_claimed",
+    "chunk_written",
+    "job_complete",
+    "job_failed",
+    "chunk_skipped",
+    "row_skipped",
+    "low_disk",
+    "artifact_oversized",
+    "gc_swept",
+    "export_accepted",
+    "log_encode_failed",
+    "generic_log",
+];
+
+#[test]
+fn every_logged_event_name_is_in_stardusts_vocabulary() {
+    let mut found = 0;
+    let mut strays = Vec::new();
+    for path in all_sources() {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for (at, key) in text.match_indices("event = ") {
+            let rest = &text[at + key.len()..];
+            let name = rest.strip_prefix('"').and_then(|r| r.split('"').next());
+            match name {
+                Some(name) if EVENTS.contains(&name) => found += 1,
+                Some(name) => strays.push(format!("{}: {name}", path.display())),
+                None => strays.push(format!(
+                    "{}: an event name that is not a literal: {}",
+                    path.display(),
+                    rest.lines().next().unwrap_or_default()
+                )),
+            }
+        }
+    }
+    assert!(found >= 10, "the scan finds the events ({found})");
+    assert!(
+        strays.is_empty(),
+        "event names outside the vocabulary: {strays:#?}"
+    );
+}

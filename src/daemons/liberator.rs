@@ -54,6 +54,15 @@ pub async fn sweep(backend: &Backend) -> Result<Tick, backend::Error> {
     let table: String = row.get(1).unwrap_or_default();
     let column: String = row.get(2).unwrap_or_default();
     let cursor: u64 = row.get(3).unwrap_or_default();
+    if cursor == 0 {
+        tracing::info!(
+            event = "sweep_started",
+            slot,
+            table = table.as_str(),
+            column = column.as_str(),
+            "sweeping a tombstoned slot"
+        );
+    }
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     let ids: Vec<u64> = tx
         .exec(

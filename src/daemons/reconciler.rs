@@ -75,6 +75,13 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
             field_id,
             "backfill complete; slot ready"
         );
+        // Advice only: a failed sample does not undo the promotion.
+        if let Err(e) = super::advisories::cardinality(backend, Some(slot), "post_backfill").await {
+            tracing::warn!(error = %e, "cardinality sample failed");
+        }
+        if let Err(e) = super::advisories::spread(backend, Some(model), "post_relocation").await {
+            tracing::warn!(error = %e, "spread sample failed");
+        }
         return Ok(Tick::Worked);
     };
     let field = Field {
@@ -87,6 +94,14 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
         shape: ColumnShape::default(),
         slot: None,
     };
+    tracing::debug!(
+        event = "chunk_claimed",
+        queue = "retype_backfill",
+        field_id,
+        tenant,
+        cursor,
+        "backfill chunk claimed"
+    );
     let value = slot_expression(&field, family);
     let project = format!(
         "INSERT INTO `{table}` (entry_id, tenant_id, {column}) \

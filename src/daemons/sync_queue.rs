@@ -174,18 +174,24 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
             "entry moved to the dead-letter queue"
         );
     }
-    tracing::debug!(
-        event = if dead.is_empty() {
-            "chunk_complete"
-        } else {
-            "chunk_partial"
-        },
-        queue = "sync_queue",
-        rows_processed = claimed.len(),
-        rows_dlq = dead.len(),
-        chunk_correlation_id = correlation.as_str(),
-        "queue drained"
-    );
+    if dead.is_empty() {
+        tracing::debug!(
+            event = "chunk_complete",
+            queue = "sync_queue",
+            rows_processed = claimed.len(),
+            chunk_correlation_id = correlation.as_str(),
+            "queue drained"
+        );
+    } else {
+        tracing::info!(
+            event = "chunk_partial",
+            queue = "sync_queue",
+            rows_processed = claimed.len(),
+            rows_dlq = dead.len(),
+            chunk_correlation_id = correlation.as_str(),
+            "queue drained; some entries dead-lettered"
+        );
+    }
     Ok(Tick::Worked)
 }
 

@@ -430,6 +430,7 @@ async fn attempt(
         .start_transaction(mysql_async::TxOpts::default())
         .await?;
     let mut ordinal = next_ordinal;
+    let mut reserved = Vec::new();
     for (work, shape) in shaped {
         if loses_slot(work) {
             slots::tombstone(&mut tx, work.id.unwrap_or_default()).await?;
@@ -474,11 +475,9 @@ async fn attempt(
             } else {
                 SlotStatus::Backfilling
             };
-            if slots::reserve(&mut tx, model.id, id, family, status)
-                .await?
-                .is_none()
-            {
-                return Ok(None);
+            match slots::reserve(&mut tx, model.id, id, family, status).await? {
+                Some(claimed) => reserved.push((id, claimed, status)),
+                None => return Ok(None),
             }
         }
     }
@@ -492,5 +491,23 @@ async fn attempt(
     }
     registry::bump(&mut tx).await?;
     tx.commit().await?;
+    for (field_id, claimed, status) in reserved {
+        tracing::info!(
+            event = "slot_reserved",
+            field_id,
+            page_id = claimed.page,
+            slot_column = claimed.column.as_str(),
+            status = status.as_str(),
+            "slot reserved"
+        );
+        if status == SlotStatus::Backfilling {
+            tracing::info!(
+                event = "retype_started",
+                field_id,
+                model_id = model.id,
+                "backfill of the field's existing values started"
+            );
+        }
+    }
     Ok(Some(()))
 }

@@ -885,7 +885,9 @@ async fn a_backfill_completes_after_the_serving_process_is_killed_mid_way() {
 
     let mut registry = proxy.direct().await;
     let cursor: Option<u64> = registry
-        .query_first("SELECT MAX(last_processed_id) FROM backfill_checkpoints WHERE status = 'running'")
+        .query_first(
+            "SELECT MAX(last_processed_id) FROM backfill_checkpoints WHERE status = 'running'",
+        )
         .await
         .unwrap();
     let last: Option<u64> = registry
@@ -948,17 +950,101 @@ async fn a_sweep_completes_after_the_serving_process_is_killed_mid_way() {
     assert!(cursor.is_some_and(|c| c > 0), "swept part-way: {cursor:?}");
     let left = format!("SELECT COUNT(*) FROM entry_slots_page_1 WHERE {column} IS NOT NULL");
     let remaining: Option<u64> = registry.query_first(&left).await.unwrap();
-    assert!(remaining.is_some_and(|n| n > 0 && n < 20_000), "{remaining:?}");
+    assert!(
+        remaining.is_some_and(|n| n > 0 && n < 20_000),
+        "{remaining:?}"
+    );
 
     let (mut second, mut lines) = serve(&proxy, dir.path());
     until_event(&mut lines, |e| e["event"] == "sweep_complete").await;
     second.start_kill().unwrap();
     second.wait().await.unwrap();
     let status: Option<String> = registry
-        .exec_first("SELECT status FROM stardust_slot_assignments WHERE id = ?", (slot,))
+        .exec_first(
+            "SELECT status FROM stardust_slot_assignments WHERE id = ?",
+            (slot,),
+        )
         .await
         .unwrap();
     assert_eq!(status.as_deref(), Some("free"));
     let remaining: Option<u64> = registry.query_first(&left).await.unwrap();
     assert_eq!(remaining, Some(0), "every old value is gone");
+}
+
+/// The advisories read the data and the registry and say which indexes barely narrow a search and which
+/// models sit on more pages than their fields need.
+#[tokio::test]
+async fn advisories_flag_low_cardinality_indexes_and_count_a_models_pages() {
+    use stardust::daemons::advisories;
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop(
+        "CREATE TABLE model_a (flag INT, code VARCHAR(20), INDEX (flag), INDEX (code))",
+    )
+    .await
+    .unwrap();
+    let rows: Vec<String> = (0..200).map(|i| format!("({}, 'c{i}')", i % 2)).collect();
+    acme.query_drop(format!(
+        "INSERT INTO model_a (flag, code) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    let mut registry = proxy.direct().await;
+    let field =
+        |name: &'static str| format!("SELECT id FROM stardust_fields WHERE name = '{name}'");
+    let flag: Option<i64> = registry.query_first(field("flag")).await.unwrap();
+    let code: Option<i64> = registry.query_first(field("code")).await.unwrap();
+    let backend = proxy.state.backend.clone();
+    let samples = advisories::cardinality(&backend, None, "periodic")
+        .await
+        .unwrap();
+    let of = |id: Option<i64>| {
+        samples
+            .iter()
+            .find(|s| Some(s.field_id) == id)
+            .unwrap()
+            .clone()
+    };
+    let (flag, code) = (of(flag), of(code));
+    assert_eq!((flag.rows, flag.distinct), (200, 2));
+    assert_eq!(flag.violated, ["distinct_floor"]);
+    assert_eq!((code.rows, code.distinct), (200, 200));
+    assert!(code.violated.is_empty(), "{code:?}");
+
+    let columns: Vec<String> = (1..=20)
+        .map(|i| format!("n{i} INT, INDEX (n{i})"))
+        .collect();
+    acme.query_drop(format!("CREATE TABLE model_wide ({})", columns.join(", ")))
+        .await
+        .unwrap();
+    let spreads = advisories::spread(&backend, None, "on_demand")
+        .await
+        .unwrap();
+    let small = spreads.iter().find(|s| s.live_slots == 2).expect("model_a");
+    assert_eq!(
+        (
+            small.pages_occupied,
+            small.theoretical_min_pages,
+            small.excess_pages
+        ),
+        (1, 1, 0)
+    );
+    assert!(!small.high);
+    let wide = spreads
+        .iter()
+        .find(|s| s.live_slots == 20)
+        .expect("model_wide");
+    let occupied: Option<u64> = registry
+        .exec_first(
+            "SELECT COUNT(DISTINCT a.page_id) FROM stardust_slot_assignments a \
+             JOIN stardust_fields f ON f.id = a.live_field_id WHERE f.model_id = ?",
+            (wide.model_id,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(wide.theoretical_min_pages, 2, "20 int slots, 15 a page");
+    assert_eq!(Some(wide.pages_occupied), occupied);
+    assert_eq!(wide.excess_pages, wide.pages_occupied - 2);
+    assert_eq!(wide.high, wide.excess_pages >= 2);
 }
