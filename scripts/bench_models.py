@@ -121,20 +121,43 @@ if pid:
           f"(growth {(peak-before)/1024:.1f} MB).")
 
 # Daemon throughput: promote a field of the loaded model (the Reconciler backfills it), then demote it (the
-# Liberator sweeps the old slot). Progress is read from the stardust schema.
-def wait_for(sql, done):
+# Liberator sweeps the old slot). Progress is read from the stardust schema. While the backfill runs, the
+# client keeps reading (point lookups by an indexed field, unfiltered reads of the field being indexed) and
+# writing (updates of the field being indexed) the same table, and counts what failed.
+busy = {"reads": 0, "writes": 0, "errors": 0}
+
+
+def work_a_little():
+    for _ in range(5):
+        p = random.randint(0, rows - 1)
+        try:
+            with proxy.cursor() as c:
+                c.execute("SELECT name, revenue FROM model_bench WHERE name = %s", (f"co{p}",))
+                c.fetchall()
+                busy["reads"] += 1
+                c.execute("UPDATE model_bench SET revenue = revenue + 1 WHERE name = %s", (f"co{p}",))
+                busy["writes"] += 1
+        except pymysql.MySQLError as e:
+            busy["errors"] += 1
+            print(f"error during the backfill: {e}", file=sys.stderr)
+
+
+def wait_for(sql, done, work=None):
     start = time.perf_counter()
     while True:
         with proxy.cursor() as c:
             c.execute(sql)
             if done(c.fetchall()):
                 return time.perf_counter() - start
-        time.sleep(0.05)
+        if work:
+            work()
+        else:
+            time.sleep(0.05)
 
 with proxy.cursor() as c:
     c.execute("ALTER TABLE model_bench ADD INDEX (revenue)")
 backfill = wait_for("SELECT slot_status FROM stardust.fields WHERE table_name = 'model_bench' AND name = 'revenue'",
-                    lambda rows: rows and rows[0][0] == "ready")
+                    lambda rows: rows and rows[0][0] == "ready", work_a_little)
 admin = pymysql.connect(host="127.0.0.1", port=proxy_port, user="admin", password="admin", database=database, autocommit=True)
 with proxy.cursor() as c:
     c.execute("ALTER TABLE model_bench DROP INDEX revenue")
@@ -151,3 +174,6 @@ print("| daemon work | rows | seconds | rows/s |")
 print("|---|---:|---:|---:|")
 print(f"| Reconciler backfill (ADD INDEX on a loaded field) | {rows} | {backfill:.2f} | {rows / backfill:.0f} |")
 print(f"| Liberator sweep (DROP INDEX) | {rows} | {sweep:.2f} | {rows / sweep:.0f} |")
+print()
+print(f"During the backfill the same client made {busy['reads']} reads and {busy['writes']} updates of the table "
+      f"({busy['errors']} errors).")

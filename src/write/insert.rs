@@ -59,11 +59,12 @@ pub async fn insert(
     select: Option<String>,
     status: StatusFlags,
 ) -> Result<Written, Error> {
+    check_options(insert)?;
+    // `INSERT … SET a = 1, b = 2` is one row of VALUES.
+    let set_row: Vec<Expr> = insert.assignments.iter().map(|a| a.value.clone()).collect();
     let rows = match select {
-        Some(select) => {
-            check_options(insert)?;
-            Rows::Select(select)
-        }
+        Some(select) => Rows::Select(select),
+        None if !set_row.is_empty() => Rows::Values(vec![set_row.as_slice()]),
         None => Rows::Values(values_of(insert)?),
     };
     let targets = targets(model, insert)?;
@@ -80,30 +81,26 @@ pub async fn insert(
     written.map_err(|e| rename_shadow(e, model))
 }
 
-/// Refuses the INSERT forms the write path does not take yet.
+/// Refuses the INSERT forms the write path does not take. `REPLACE` and `ON DUPLICATE KEY UPDATE` are plain
+/// inserts here: a model table's only unique key is `id`, which StarDust assigns, so no row can collide — as
+/// on a native table whose only unique key is an AUTO_INCREMENT id the statement leaves out.
 fn check_options(insert: &Insert) -> Result<(), Error> {
-    let unsupported = |what: &str| {
-        Err(Error::NotSupported(format!(
-            "{what} is not supported on model tables yet"
-        )))
-    };
     if insert.ignore {
-        return unsupported("INSERT IGNORE");
+        return Err(Error::NotSupported(
+            "INSERT IGNORE is not supported on model tables: a model table has no unique key to ignore \
+             duplicates of, and bad values fail the statement; use INSERT"
+                .to_string(),
+        ));
     }
-    if insert.replace_into {
-        return unsupported("REPLACE");
-    }
-    if insert.on.is_some() {
-        return unsupported("INSERT … ON DUPLICATE KEY UPDATE");
-    }
-    if !insert.assignments.is_empty() {
-        return unsupported("INSERT … SET");
+    if matches!(insert.on, Some(sqlparser::ast::OnInsert::OnConflict(_))) {
+        return Err(Error::NotSupported(
+            "ON CONFLICT is PostgreSQL syntax; model tables take MySQL's INSERT".to_string(),
+        ));
     }
     Ok(())
 }
 
 fn values_of(insert: &Insert) -> Result<Vec<&[Expr]>, Error> {
-    check_options(insert)?;
     match insert.source.as_ref().map(|source| source.body.as_ref()) {
         Some(SetExpr::Values(values)) => Ok(values
             .rows
@@ -123,7 +120,35 @@ fn targets(model: &Model, insert: &Insert) -> Result<Vec<Target>, Error> {
             "INSERT INTO a table function".to_string(),
         ));
     };
-    if insert.columns.is_empty() {
+    let named: Vec<String> = if insert.assignments.is_empty() {
+        insert
+            .columns
+            .iter()
+            .map(|column| {
+                column
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.clone())
+                    .unwrap_or_default()
+            })
+            .collect()
+    } else {
+        insert
+            .assignments
+            .iter()
+            .map(|a| match &a.target {
+                sqlparser::ast::AssignmentTarget::ColumnName(name) => name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.clone())
+                    .unwrap_or_default(),
+                other => other.to_string(),
+            })
+            .collect()
+    };
+    if named.is_empty() {
         let mut all = vec![Target::Id];
         all.extend((0..model.fields.len()).map(Target::Field));
         all.extend([Target::CreatedAt, Target::UpdatedAt]);
@@ -131,26 +156,17 @@ fn targets(model: &Model, insert: &Insert) -> Result<Vec<Target>, Error> {
     }
     // Unknown and repeated columns, and rows of the wrong length, reach the shadow table as written: the
     // backend rejects them with its own codes and messages.
-    let targets = insert
-        .columns
-        .iter()
-        .map(|column| {
-            let name = column
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.clone())
-                .unwrap_or_default();
-            match name.to_ascii_lowercase().as_str() {
-                "id" => Target::Id,
-                "created_at" => Target::CreatedAt,
-                "updated_at" => Target::UpdatedAt,
-                _ => model
-                    .fields
-                    .iter()
-                    .position(|f| f.name.eq_ignore_ascii_case(&name))
-                    .map_or(Target::Unknown(name), Target::Field),
-            }
+    let targets = named
+        .into_iter()
+        .map(|name| match name.to_ascii_lowercase().as_str() {
+            "id" => Target::Id,
+            "created_at" => Target::CreatedAt,
+            "updated_at" => Target::UpdatedAt,
+            _ => model
+                .fields
+                .iter()
+                .position(|f| f.name.eq_ignore_ascii_case(&name))
+                .map_or(Target::Unknown(name), Target::Field),
         })
         .collect();
     Ok(targets)

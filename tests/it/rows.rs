@@ -680,3 +680,47 @@ async fn reads_see_a_change_made_through_another_instance() {
         .unwrap();
     assert_eq!(count, Some(2));
 }
+
+/// `REPLACE`, `INSERT … SET` and `ON DUPLICATE KEY UPDATE` insert as on the native twin (whose only unique
+/// key is its AUTO_INCREMENT id): same counts, same rows. `INSERT IGNORE` is refused with the reason.
+#[tokio::test]
+async fn replace_set_and_on_duplicate_key_insert_like_the_native_twin() {
+    let (_proxy, mut ours, mut theirs) = twins().await;
+    for sql in [
+        "REPLACE INTO model_item (name, qty, created_at, updated_at) VALUES ('fig', 3, '2024-05-01 00:00:00', '2024-05-01 00:00:00'), ('grape', NULL, '2024-05-01 00:00:00', '2024-05-01 00:00:00')",
+        "INSERT INTO model_item SET name = 'kiwi', qty = 9, price = 2.5, created_at = '2024-05-02 00:00:00', updated_at = '2024-05-02 00:00:00'",
+        "REPLACE model_item SET name = 'lime', added = '2024-03-01', created_at = '2024-05-03 00:00:00', updated_at = '2024-05-03 00:00:00'",
+        "INSERT INTO model_item (name, qty, created_at, updated_at) VALUES ('mango', 1, '2024-05-04 00:00:00', '2024-05-04 00:00:00') \
+         ON DUPLICATE KEY UPDATE qty = qty + 1",
+        "INSERT INTO model_item (id, name, created_at, updated_at) VALUES (NULL, 'nut', '2024-05-05 00:00:00', '2024-05-05 00:00:00') \
+         ON DUPLICATE KEY UPDATE name = VALUES(name)",
+    ] {
+        ours.query_drop(sql).await.unwrap();
+        theirs.query_drop(sql).await.unwrap();
+        assert_eq!(ours.affected_rows(), theirs.affected_rows(), "{sql}");
+    }
+    let all = "SELECT name, qty, price, added, created_at FROM model_item ORDER BY id";
+    assert_eq!(
+        texts(ours.query(all).await.unwrap()),
+        texts(theirs.query(all).await.unwrap())
+    );
+    let refused = server_error(
+        ours.query_drop("INSERT IGNORE INTO model_item (name) VALUES ('x')")
+            .await,
+    );
+    assert_eq!(refused.code, 1235);
+    assert!(
+        refused.message.contains("INSERT IGNORE"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(
+        code(ours.query_drop("INSERT INTO model_item SET nope = 1").await),
+        code(
+            theirs
+                .query_drop("INSERT INTO model_item SET nope = 1")
+                .await
+        ),
+        "an unknown column fails alike"
+    );
+}
