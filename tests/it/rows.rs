@@ -724,3 +724,81 @@ async fn replace_set_and_on_duplicate_key_insert_like_the_native_twin() {
         "an unknown column fails alike"
     );
 }
+
+/// The backend connection killed in the middle of a multi-row INSERT — entries written, page rows not yet —
+/// leaves nothing behind: the backend rolls the statement's transaction back. The client gets an error naming
+/// the lost backend connection.
+#[tokio::test]
+async fn a_backend_connection_killed_mid_insert_leaves_no_half_written_entry() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_k (n INT, INDEX (n))")
+        .await
+        .unwrap();
+    acme.query_drop("INSERT INTO model_k (n) VALUES (0)")
+        .await
+        .unwrap();
+    // Hold the gap above every page row: the INSERT's entries go in, then its page rows wait here.
+    let mut holder = proxy.direct().await;
+    holder.query_drop("START TRANSACTION").await.unwrap();
+    holder
+        .query_drop("SELECT entry_id FROM entry_slots_page_1 WHERE entry_id > 0 FOR UPDATE")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (1..=1000).map(|i| format!("({i})")).collect();
+    let mut writer = proxy.tenant(1).await;
+    let insert = tokio::spawn(async move {
+        let result = writer
+            .query_drop(format!(
+                "INSERT INTO model_k (n) VALUES {}",
+                rows.join(", ")
+            ))
+            .await;
+        (writer, result)
+    });
+    let mut killer = proxy.direct().await;
+    let waiting = loop {
+        let id: Option<u64> = killer
+            .query_first(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO `entry_slots_page_1`%'",
+            )
+            .await
+            .unwrap();
+        match id {
+            Some(id) => break id,
+            None => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    };
+    killer
+        .query_drop(format!("KILL CONNECTION {waiting}"))
+        .await
+        .unwrap();
+    holder.query_drop("ROLLBACK").await.unwrap();
+    let (mut writer, result) = insert.await.unwrap();
+    let error = crate::support::server_error(result);
+    assert!(error.message.contains("backend connection"), "{error:?}");
+
+    let entries: Option<u64> = killer
+        .query_first("SELECT COUNT(*) FROM entry_data")
+        .await
+        .unwrap();
+    assert_eq!(entries, Some(1), "only the first row's entry exists");
+    let page_rows: Option<u64> = killer
+        .query_first("SELECT COUNT(*) FROM entry_slots_page_1")
+        .await
+        .unwrap();
+    assert_eq!(page_rows, Some(1));
+    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.drift, 0, "{report:?}");
+    // Like a killed MySQL connection, the session ends (its transaction and temporary state are gone with
+    // the backend connection); a new connection reads on.
+    assert!(writer.query_drop("SELECT 1").await.is_err());
+    let mut again = proxy.tenant(1).await;
+    let count: Option<u64> = again
+        .query_first("SELECT COUNT(*) FROM model_k")
+        .await
+        .unwrap();
+    assert_eq!(count, Some(1));
+}
