@@ -50,13 +50,19 @@ pub struct Daemon {
     /// The longest pause between ticks while it has nothing to do; after work it ticks again at once, and
     /// while idle its pause doubles from 0.2 s up to this.
     pub idle_max_secs: u64,
+    /// Entries (Reconciler) or slot values (Liberator) per transaction; the Watcher has no chunks.
+    pub chunk_size: u64,
 }
 
+/// StarDust's chunk sizes (500 entries or values per transaction). Idle pauses grow to 5 s for all three,
+/// where StarDust's Watcher polled every 60 s and its Liberator every 10 s: an idle tick is one cheap query,
+/// and work starts sooner.
 impl Default for Daemon {
     fn default() -> Daemon {
         Daemon {
             enabled: true,
             idle_max_secs: 5,
+            chunk_size: 500,
         }
     }
 }
@@ -216,6 +222,12 @@ impl Config {
                 problems.push(format!(
                     "[{name}] idle_max_secs = {} must be between 1 and 3600",
                     daemon.idle_max_secs
+                ));
+            }
+            if daemon.chunk_size == 0 || daemon.chunk_size > 100_000 {
+                problems.push(format!(
+                    "[{name}] chunk_size = {} must be between 1 and 100000",
+                    daemon.chunk_size
                 ));
             }
         }

@@ -40,10 +40,11 @@ pub fn spawn(backend: &Backend, config: &Config, token: &CancellationToken, trac
     }
     let idle = |daemon: crate::config::Daemon| Duration::from_secs(daemon.idle_max_secs);
     if config.reconciler.enabled {
-        spawn_reconciler(backend, idle(config.reconciler), token, tracker);
+        spawn_reconciler(backend, config.reconciler, token, tracker);
     }
     if config.liberator.enabled {
-        let liberator = liberator::Liberator::new(backend.clone());
+        let liberator =
+            liberator::Liberator::with_chunk(backend.clone(), config.liberator.chunk_size);
         tracker.spawn(run(
             "liberator",
             idle(config.liberator),
@@ -70,17 +71,19 @@ pub fn spawn(backend: &Backend, config: &Config, token: &CancellationToken, trac
 
 fn spawn_reconciler(
     backend: &Backend,
-    max_idle: Duration,
+    settings: crate::config::Daemon,
     token: &CancellationToken,
     tracker: &TaskTracker,
 ) {
     let reconciler = backend.clone();
+    let max_idle = Duration::from_secs(settings.idle_max_secs);
+    let chunk = settings.chunk_size;
     tracker.spawn(run("reconciler", max_idle, token.clone(), move || {
         let backend = reconciler.clone();
         async move {
             // The queue first: its entries wait on it; then one backfill chunk.
-            let drained = sync_queue::tick(&backend).await?;
-            let backfilled = reconciler::tick(&backend).await?;
+            let drained = sync_queue::tick_chunk(&backend, chunk).await?;
+            let backfilled = reconciler::tick_chunk(&backend, chunk).await?;
             Ok(if drained == Tick::Worked || backfilled == Tick::Worked {
                 Tick::Worked
             } else {

@@ -47,6 +47,24 @@ pub struct Written {
     pub last_insert_id: u64,
 }
 
+/// Locks the entries a write's `selection` (a rewritten SELECT whose first column is `id`) matches, as a native
+/// UPDATE or DELETE locks the rows it changes, and returns their ids. The lock is taken on `entry_data` itself:
+/// a locking clause does not lock the rows behind a derived table. It waits for a concurrent writer of those
+/// entries, so what the statement reads next is their latest version.
+async fn lock_entries(
+    conn: &mut mysql_async::Conn,
+    tenant: u64,
+    selection: &str,
+) -> Result<Vec<u64>, Error> {
+    use mysql_async::prelude::Queryable;
+    Ok(conn
+        .query(format!(
+            "SELECT e.id FROM entry_data AS e JOIN ({selection}) AS stardust_match ON stardust_match.id = e.id \
+             WHERE e.tenant_id = {tenant} ORDER BY e.id FOR UPDATE"
+        ))
+        .await?)
+}
+
 /// Opens the statement's atomic unit: a transaction, or a savepoint inside the client's own transaction.
 async fn begin(
     conn: &mut mysql_async::Conn,

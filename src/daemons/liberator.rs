@@ -11,20 +11,27 @@ use crate::registry;
 
 pub const LOCK: &str = "stardust_liberator";
 /// Page rows nulled per chunk, each chunk one transaction.
-pub const CHUNK: u64 = 1000;
+pub const CHUNK: u64 = 500;
 
 /// The Liberator, working only where it holds its singleton lock.
 #[derive(Clone)]
 pub struct Liberator {
     backend: Backend,
     singleton: Singleton,
+    chunk: u64,
 }
 
 impl Liberator {
     pub fn new(backend: Backend) -> Liberator {
+        Liberator::with_chunk(backend, CHUNK)
+    }
+
+    /// A Liberator nulling `chunk` values per transaction.
+    pub fn with_chunk(backend: Backend, chunk: u64) -> Liberator {
         Liberator {
             singleton: Singleton::new(backend.clone(), LOCK),
             backend,
+            chunk,
         }
     }
 
@@ -33,12 +40,12 @@ impl Liberator {
         if !self.singleton.hold().await? {
             return Ok(Tick::Idle);
         }
-        sweep(&self.backend).await
+        sweep(&self.backend, self.chunk).await
     }
 }
 
 /// One chunk of the oldest tombstoned slot, or its release once nothing is left in it.
-pub async fn sweep(backend: &Backend) -> Result<Tick, backend::Error> {
+pub async fn sweep(backend: &Backend, chunk: u64) -> Result<Tick, backend::Error> {
     let mut conn = backend.conn(false).await?;
     let next: Option<Row> = conn
         .query_first(
@@ -68,7 +75,7 @@ pub async fn sweep(backend: &Backend) -> Result<Tick, backend::Error> {
         .exec(
             format!(
                 "SELECT entry_id FROM `{table}` WHERE entry_id > ? AND {column} IS NOT NULL \
-                 ORDER BY entry_id LIMIT {CHUNK} FOR UPDATE"
+                 ORDER BY entry_id LIMIT {chunk} FOR UPDATE"
             ),
             (cursor,),
         )

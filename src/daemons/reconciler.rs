@@ -11,8 +11,8 @@ use crate::catalog::{ColumnShape, Family, Field};
 use crate::registry;
 use crate::write::slot_expression;
 
-/// Entries per chunk, each chunk one transaction.
-pub const CHUNK: u64 = 1000;
+/// Entries per chunk by default (StarDust's `reconcilerChunkSize`), each chunk one transaction.
+pub const CHUNK: u64 = 500;
 
 const CLAIM: &str =
     "SELECT a.id, a.slot_column, p.table_name, f.id, f.declared_type, m.tenant_id, m.id \
@@ -22,8 +22,13 @@ const CLAIM: &str =
     JOIN stardust_models m ON m.id = f.model_id \
     WHERE a.status = 'backfilling' ORDER BY a.id LIMIT 1 FOR UPDATE SKIP LOCKED";
 
-/// Backfills one chunk of one `backfilling` slot.
+/// Backfills one chunk of [`CHUNK`] entries of one `backfilling` slot.
 pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
+    tick_chunk(backend, CHUNK).await
+}
+
+/// Backfills one chunk of `chunk` entries of one `backfilling` slot.
+pub async fn tick_chunk(backend: &Backend, chunk: u64) -> Result<Tick, backend::Error> {
     let mut conn = backend.conn(false).await?;
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     let claimed: Option<Row> = tx.query_first(CLAIM).await?;
@@ -62,7 +67,7 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
         .exec_first(
             "SELECT MAX(id) FROM (SELECT id FROM entry_data WHERE tenant_id = ? AND model_id = ? AND id > ? \
              ORDER BY id LIMIT ?) AS chunk",
-            (tenant, model, cursor, CHUNK),
+            (tenant, model, cursor, chunk),
         )
         .await?
         .flatten();

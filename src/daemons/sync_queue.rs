@@ -15,16 +15,22 @@ use crate::catalog::{SlotStatus, TenantCatalog};
 use crate::registry::{self, slots};
 use crate::write::slot_expression;
 
-/// Queue rows per tick, one transaction.
-pub const CHUNK: usize = 200;
+/// Queue rows per tick by default (StarDust's `reconcilerChunkSize`), one transaction.
+pub const CHUNK: u64 = 500;
 
+/// Drains up to [`CHUNK`] queue rows.
 pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
+    tick_chunk(backend, CHUNK).await
+}
+
+/// Drains up to `chunk` queue rows in one transaction.
+pub async fn tick_chunk(backend: &Backend, chunk: u64) -> Result<Tick, backend::Error> {
     let mut conn = backend.conn(false).await?;
     let version = registry::version(&mut conn).await?;
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
     let claimed: Vec<(i64, u64)> = tx
         .query(format!(
-            "SELECT id, entry_id FROM stardust_sync_queue ORDER BY id LIMIT {CHUNK} FOR UPDATE SKIP LOCKED"
+            "SELECT id, entry_id FROM stardust_sync_queue ORDER BY id LIMIT {chunk} FOR UPDATE SKIP LOCKED"
         ))
         .await?;
     if claimed.is_empty() {

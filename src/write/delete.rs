@@ -29,7 +29,7 @@ async fn run(
     tenant: u64,
     selection: &str,
 ) -> Result<Written, Error> {
-    let ids: Vec<u64> = conn.query(selection).await?;
+    let ids = super::lock_entries(conn, tenant, selection).await?;
     let mut written = Written::default();
     for chunk in ids.chunks(CHUNK) {
         let marks = vec!["?"; chunk.len()].join(", ");

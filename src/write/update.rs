@@ -70,6 +70,9 @@ async fn run(
         "`updated_at`".to_string(),
     ];
     columns.extend(fields.iter().cloned());
+    // Locked first, so the copy below reads the entries' latest values: `SET n = n + 1` from two sessions adds
+    // two, under READ COMMITTED too.
+    super::lock_entries(conn, tenant, selection).await?;
     conn.query_drop(format!(
         "INSERT INTO `{shadow}` ({}) {selection}",
         columns.join(", ")

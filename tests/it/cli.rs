@@ -123,11 +123,13 @@ fn the_example_configuration_loads() {
     assert_eq!(config.users[1].role(), stardust::config::Role::Admin);
     assert_eq!(config.watcher.idle_max_secs, 30);
     assert_eq!(config.liberator.idle_max_secs, 10);
+    assert_eq!(config.liberator.chunk_size, 1000);
     assert!(
         config.reconciler.enabled,
         "an absent [reconciler] keeps its defaults"
     );
     assert_eq!(config.reconciler.idle_max_secs, 5);
+    assert_eq!(config.reconciler.chunk_size, 500);
     let docker = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stardust.docker.toml");
     Config::load(&docker).expect("the docker-compose configuration is valid");
 }

@@ -757,18 +757,7 @@ async fn a_backend_connection_killed_mid_insert_leaves_no_half_written_entry() {
         (writer, result)
     });
     let mut killer = proxy.direct().await;
-    let waiting = loop {
-        let id: Option<u64> = killer
-            .query_first(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO `entry_slots_page_1`%'",
-            )
-            .await
-            .unwrap();
-        match id {
-            Some(id) => break id,
-            None => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-        }
-    };
+    let waiting = running(&mut killer, "INSERT INTO `entry_slots_page_1`%").await;
     killer
         .query_drop(format!("KILL CONNECTION {waiting}"))
         .await
@@ -801,4 +790,72 @@ async fn a_backend_connection_killed_mid_insert_leaves_no_half_written_entry() {
         .await
         .unwrap();
     assert_eq!(count, Some(1));
+}
+
+/// UPDATE reads the rows it changes with a locking read, as a native UPDATE does: a second session's
+/// `n = n + 1` waits for the first's transaction and then adds to its result — no lost update.
+#[tokio::test]
+async fn concurrent_updates_of_one_entry_do_not_lose_either() {
+    let proxy = Proxy::start().await;
+    let mut first = proxy.tenant(1).await;
+    first
+        .query_drop("CREATE TABLE model_c (name VARCHAR(10), n INT, INDEX (name))")
+        .await
+        .unwrap();
+    first
+        .query_drop("INSERT INTO model_c (name, n) VALUES ('a', 1)")
+        .await
+        .unwrap();
+    first.query_drop("START TRANSACTION").await.unwrap();
+    first
+        .query_drop("UPDATE model_c SET n = n + 1 WHERE name = 'a'")
+        .await
+        .unwrap();
+    let mut second = proxy.tenant(1).await;
+    // Under READ COMMITTED a plain INSERT … SELECT reads a snapshot without locks (under REPEATABLE READ it
+    // takes shared locks anyway): only the explicit locking read makes this session wait.
+    second
+        .query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .await
+        .unwrap();
+    let racing = tokio::spawn(async move {
+        second
+            .query_drop("UPDATE model_c SET n = n + 1 WHERE name = 'a'")
+            .await
+            .map(|()| second.affected_rows())
+    });
+    // The second UPDATE's locking read is waiting on the first's locks before the first commits.
+    let mut watch = proxy.direct().await;
+    running(&mut watch, "SELECT e.id FROM entry_data AS e JOIN%").await;
+    assert!(!racing.is_finished(), "the second UPDATE waits");
+    first.query_drop("COMMIT").await.unwrap();
+    assert_eq!(racing.await.unwrap().unwrap(), 1);
+    let n: Option<i64> = first
+        .query_first("SELECT n FROM model_c WHERE name = 'a'")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(3), "both increments count");
+    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.drift, 0, "{report:?}");
+}
+
+/// The backend thread running a statement that starts like `pattern` (a LIKE pattern), once it is there.
+async fn running(conn: &mut Conn, pattern: &str) -> u64 {
+    // Polls the server's own process list; the bound only turns a hang into a failure.
+    for _ in 0..6000 {
+        let id: Option<u64> = conn
+            .exec_first(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()",
+                (pattern,),
+            )
+            .await
+            .unwrap();
+        if let Some(id) = id {
+            return id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no statement like {pattern} ran within a minute");
 }
