@@ -120,6 +120,8 @@ pub struct Slot {
     /// `i_str_01` … `i_dt_10`.
     pub column: String,
     pub status: SlotStatus,
+    /// Whether the page has the `(tenant_id, slot)` index `ix_<table>_<column>`.
+    pub indexed: bool,
 }
 
 /// How the backend itself describes the declared column: printed type, nullability, default, and the column

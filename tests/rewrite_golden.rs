@@ -36,6 +36,7 @@ fn field(
             table: format!("entry_slots_page_{page}"),
             column: column.to_string(),
             status,
+            indexed: true,
         }),
     }
 }

@@ -1,6 +1,9 @@
 //! The Watcher: keeps indexed slot capacity ahead of demand, so that DDL rarely has to provision a page itself.
-//! When a family's free indexed slots fall below [`LOW_WATER`], it provisions a page under the same lock DDL
-//! uses. A singleton across instances. Once a day (first at a random point of the first day, so instances
+//! Each tick reads the capacity (free and free indexed slots per family) and the waiting fields (filterable,
+//! with no live slot: their entries sit on the sync queue), and [`plan`] decides, as StarDust's Watcher does:
+//! a family with waiters and no free indexed slot (`unsatisfiable_demand`) or a global free ratio under
+//! [`FREE_RATIO_THRESHOLD`] (`low_capacity`) — plus, ours, a family with fewer than [`LOW_WATER`] free indexed
+//! slots (`low_water`) — provisions one page under the lock DDL uses. A singleton across instances. Once a day (first at a random point of the first day, so instances
 //! started together do not sample together) it samples the advisories (see `advisories`).
 
 use std::sync::{Arc, Mutex};
@@ -16,6 +19,47 @@ use crate::registry::pages::{self, Demand};
 pub const LOCK: &str = "stardust_watcher";
 /// Free indexed slots per family below which a page is provisioned.
 pub const LOW_WATER: u32 = 2;
+/// Free slots over all slots below which a page is provisioned (StarDust's `watcherCapacityThreshold`).
+pub const FREE_RATIO_THRESHOLD: f64 = 0.20;
+
+/// What the Watcher sees in one tick.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Capacity {
+    pub total: u32,
+    pub free: u32,
+    /// Free indexed slots per family.
+    pub indexed_free: Demand,
+    /// Filterable fields with no live slot, per family.
+    pub waiting: Demand,
+}
+
+/// Whether to provision, why, and the indexed slots per family the new page should have.
+pub fn plan(capacity: &Capacity) -> Option<(&'static str, Demand)> {
+    let free = |family: Family| capacity.indexed_free.get(&family).copied().unwrap_or(0);
+    let starved: Demand = capacity
+        .waiting
+        .iter()
+        .filter(|(family, waiters)| **waiters > 0 && free(**family) == 0)
+        .map(|(family, waiters)| (*family, *waiters))
+        .collect();
+    if !starved.is_empty() {
+        return Some(("unsatisfiable_demand", starved));
+    }
+    let low: Demand = Family::ALL
+        .into_iter()
+        .filter(|f| free(*f) < LOW_WATER)
+        .map(|f| (f, LOW_WATER))
+        .collect();
+    if !low.is_empty() {
+        return Some(("low_water", low));
+    }
+    let ratio = if capacity.total == 0 {
+        0.0
+    } else {
+        f64::from(capacity.free) / f64::from(capacity.total)
+    };
+    (ratio < FREE_RATIO_THRESHOLD).then(|| ("low_capacity", Demand::new()))
+}
 
 #[derive(Clone)]
 pub struct Watcher {
@@ -63,36 +107,127 @@ impl Watcher {
             advisories::cardinality(&self.backend, None, "periodic").await?;
             advisories::spread(&self.backend, None, "periodic").await?;
         }
-        let free = pages::free_indexed(&self.backend).await?;
-        let low: Demand = Family::ALL
-            .into_iter()
-            .filter(|f| free(*f) < LOW_WATER)
-            .map(|f| (f, LOW_WATER))
-            .collect();
-        if low.is_empty() {
+        let capacity = capacity(&self.backend).await?;
+        let Some((trigger, demand)) = plan(&capacity) else {
             tracing::debug!(
                 event = "poll_complete",
                 action = "no_action",
+                total_slots = capacity.total,
+                free_slots = capacity.free,
                 "capacity is ahead of demand"
             );
             return Ok(Tick::Idle);
-        }
+        };
         tracing::info!(
             event = "provision_started",
-            trigger = "low_capacity",
+            trigger,
+            pending_demand = ?capacity.waiting,
             "provisioning a page"
         );
-        let page = pages::provision(&self.backend, &low, "watcher").await?;
+        let page = pages::provision(&self.backend, &demand, "watcher").await?;
         tracing::info!(
             event = "provision_complete",
             page,
+            trigger,
             "page provisioned ahead of demand"
         );
         tracing::debug!(
             event = "poll_complete",
             action = "provisioned",
+            trigger,
             "capacity restored"
         );
         Ok(Tick::Worked)
+    }
+}
+
+/// The slots' capacity and the waiting fields, from the registry.
+pub async fn capacity(backend: &Backend) -> Result<Capacity, backend::Error> {
+    use mysql_async::prelude::Queryable;
+    let mut conn = backend.conn(false).await?;
+    let slots: Vec<(String, u32, u32, u32)> = conn
+        .query(
+            "SELECT slot_type, COUNT(*), SUM(status = 'free'), SUM(status = 'free' AND is_indexed = TRUE) \
+             FROM stardust_slot_assignments GROUP BY slot_type",
+        )
+        .await?;
+    let waiting: Vec<(String, u32)> = conn
+        .query(
+            "SELECT f.declared_type, COUNT(*) FROM stardust_fields f WHERE f.is_filterable = TRUE \
+             AND NOT EXISTS (SELECT 1 FROM stardust_slot_assignments a WHERE a.live_field_id = f.id) \
+             GROUP BY f.declared_type",
+        )
+        .await?;
+    let mut capacity = Capacity::default();
+    for (slot_type, total, free, indexed_free) in slots {
+        capacity.total += total;
+        capacity.free += free;
+        if let Some(family) = Family::from_slot_type(&slot_type) {
+            capacity.indexed_free.insert(family, indexed_free);
+        }
+    }
+    for (declared, count) in waiting {
+        if let Some(family) = Family::from_declared(&declared) {
+            *capacity.waiting.entry(family).or_default() += count;
+        }
+    }
+    Ok(capacity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(n: u32) -> Demand {
+        Family::ALL.into_iter().map(|f| (f, n)).collect()
+    }
+
+    #[test]
+    fn waiting_fields_without_a_free_indexed_slot_come_first() {
+        let mut capacity = Capacity {
+            total: 60,
+            free: 50,
+            indexed_free: all(3),
+            waiting: Demand::from([(Family::Int, 4)]),
+        };
+        assert_eq!(
+            plan(&capacity),
+            None,
+            "waiters that a free slot can serve need no page"
+        );
+        capacity.indexed_free.insert(Family::Int, 0);
+        assert_eq!(
+            plan(&capacity),
+            Some(("unsatisfiable_demand", Demand::from([(Family::Int, 4)])))
+        );
+    }
+
+    #[test]
+    fn low_families_and_a_low_free_ratio_provision() {
+        let mut capacity = Capacity {
+            total: 60,
+            free: 50,
+            indexed_free: all(3),
+            waiting: Demand::new(),
+        };
+        capacity.indexed_free.insert(Family::Dt, 1);
+        assert_eq!(
+            plan(&capacity),
+            Some(("low_water", Demand::from([(Family::Dt, LOW_WATER)])))
+        );
+        capacity.indexed_free = all(3);
+        capacity.free = 11;
+        assert_eq!(
+            plan(&capacity),
+            Some(("low_capacity", Demand::new())),
+            "11/60 < 0.20"
+        );
+        capacity.free = 12;
+        assert_eq!(plan(&capacity), None, "12/60 = 0.20");
+        assert_eq!(
+            plan(&Capacity::default()).map(|(t, _)| t),
+            Some("low_water"),
+            "no slots at all: every family is low"
+        );
     }
 }

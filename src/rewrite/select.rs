@@ -4,7 +4,7 @@
 //! `(tenant_id, slot)` index. Every other part of the statement — projection, joins, grouping, ordering,
 //! subqueries — is left to the backend unchanged.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -218,10 +218,19 @@ fn source_query(model: &Model) -> Result<Query, Error> {
     let tenant = model.tenant;
     let mut columns = vec!["e.id AS `id`".to_string()];
     let mut pages = BTreeSet::new();
+    // Per page, the model's own slot indexes: the only ones that can serve its filters. Naming them keeps the
+    // optimizer from estimating every other index of a shared page (each estimate is a B-tree dive).
+    let mut indexes: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for field in &model.fields {
         let (expr, page) = field_expression(field);
         if let Some(page) = page {
             pages.insert(page);
+        }
+        if let Some(slot) = field.slot.as_ref().filter(|s| s.status.readable()) {
+            let names = indexes.entry(slot.page).or_default();
+            if slot.indexed {
+                names.push(format!("`ix_{}_{}`", slot.table, slot.column));
+            }
         }
         columns.push(format!("{expr} AS {}", quote_identifier(&field.name)));
     }
@@ -229,8 +238,11 @@ fn source_query(model: &Model) -> Result<Query, Error> {
     columns.push("e.updated_at AS `updated_at`".to_string());
     let mut sql = format!("SELECT {} FROM entry_data AS e", columns.join(", "));
     for (page, table) in &pages {
+        let mut hint = vec!["PRIMARY".to_string()];
+        hint.extend(indexes.remove(page).unwrap_or_default());
         sql.push_str(&format!(
-            " LEFT JOIN `{table}` AS p{page} ON p{page}.entry_id = e.id AND p{page}.tenant_id = {tenant}"
+            " LEFT JOIN `{table}` AS p{page} USE INDEX ({}) ON p{page}.entry_id = e.id AND p{page}.tenant_id = {tenant}",
+            hint.join(", ")
         ));
     }
     sql.push_str(&format!(
