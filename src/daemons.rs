@@ -93,6 +93,32 @@ fn spawn_reconciler(
     }));
 }
 
+/// Runs one statement of a daemon's transaction under a savepoint. A data exception (a value the statement
+/// cannot store) rolls back to the savepoint and is returned, so the caller can retry entry by entry and
+/// set the bad one aside; any other error fails the transaction.
+pub(crate) async fn attempt(
+    tx: &mut mysql_async::Transaction<'_>,
+    savepoint: &str,
+    sql: &str,
+    params: mysql_async::Params,
+) -> Result<Option<backend::Error>, backend::Error> {
+    tx.query_drop(format!("SAVEPOINT {savepoint}")).await?;
+    let done = match params {
+        mysql_async::Params::Empty => tx.query_drop(sql).await,
+        params => tx.exec_drop(sql, params).await,
+    };
+    let Err(e) = done else {
+        return Ok(None);
+    };
+    let e = backend::Error::from(e);
+    if !e.is_data_exception() {
+        return Err(e);
+    }
+    tx.query_drop(format!("ROLLBACK TO SAVEPOINT {savepoint}"))
+        .await?;
+    Ok(Some(e))
+}
+
 /// A named `GET_LOCK` held on a connection of its own: the daemon it guards runs on exactly one instance at a
 /// time, and another instance takes over if that connection goes away. (A PID file cannot see other hosts.)
 #[derive(Clone)]

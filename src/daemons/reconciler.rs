@@ -117,16 +117,13 @@ pub async fn tick_chunk(backend: &Backend, chunk: u64) -> Result<Tick, backend::
          ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
     );
     let mut nulled = Vec::new();
-    tx.query_drop("SAVEPOINT stardust_chunk").await?;
-    if let Err(e) = tx.exec_drop(&project, (tenant, model, cursor, last)).await {
-        let e = backend::Error::from(e);
-        if !e.is_data_exception() {
-            return Err(e);
-        }
+    let range = |from: u64, to: u64| (tenant, model, from, to).into();
+    if super::attempt(&mut tx, "stardust_chunk", &project, range(cursor, last))
+        .await?
+        .is_some()
+    {
         // Some value does not fit the slot (a 20-digit number for a BIGINT slot, a date that does not exist):
         // entry by entry, and each one that fails keeps its JSON but gets NULL in the slot.
-        tx.query_drop("ROLLBACK TO SAVEPOINT stardust_chunk")
-            .await?;
         let ids: Vec<u64> = tx
             .exec(
                 "SELECT id FROM entry_data WHERE tenant_id = ? AND model_id = ? AND id > ? AND id <= ? ORDER BY id",
@@ -134,16 +131,11 @@ pub async fn tick_chunk(backend: &Backend, chunk: u64) -> Result<Tick, backend::
             )
             .await?;
         for id in ids {
-            tx.query_drop("SAVEPOINT stardust_entry").await?;
-            let Err(e) = tx.exec_drop(&project, (tenant, model, id - 1, id)).await else {
+            let Some(e) =
+                super::attempt(&mut tx, "stardust_entry", &project, range(id - 1, id)).await?
+            else {
                 continue;
             };
-            let e = backend::Error::from(e);
-            if !e.is_data_exception() {
-                return Err(e);
-            }
-            tx.query_drop("ROLLBACK TO SAVEPOINT stardust_entry")
-                .await?;
             tx.exec_drop(
                 format!(
                     "INSERT INTO `{table}` (entry_id, tenant_id, {column}) VALUES (?, ?, NULL) \

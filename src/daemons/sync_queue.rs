@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::TxOpts;
+use mysql_async::{Params, TxOpts};
 
 use super::Tick;
 use crate::backend::{self, Backend};
@@ -115,31 +115,28 @@ pub async fn tick_chunk(backend: &Backend, chunk: u64) -> Result<Tick, backend::
                      ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
                 )
             };
-            tx.query_drop("SAVEPOINT stardust_chunk").await?;
-            let Err(e) = tx.query_drop(project(&ids.join(", "))).await else {
+            if super::attempt(
+                &mut tx,
+                "stardust_chunk",
+                &project(&ids.join(", ")),
+                Params::Empty,
+            )
+            .await?
+            .is_none()
+            {
                 continue;
-            };
-            let e = backend::Error::from(e);
-            if !e.is_data_exception() {
-                return Err(e);
             }
             // A value that does not fit the slot: find the entries it is in, one by one.
-            tx.query_drop("ROLLBACK TO SAVEPOINT stardust_chunk")
-                .await?;
             for entry in entries {
                 if dead.iter().any(|d| d.entry == *entry) {
                     continue;
                 }
-                tx.query_drop("SAVEPOINT stardust_entry").await?;
-                let Err(e) = tx.query_drop(project(&entry.to_string())).await else {
+                let sql = project(&entry.to_string());
+                let Some(e) =
+                    super::attempt(&mut tx, "stardust_entry", &sql, Params::Empty).await?
+                else {
                     continue;
                 };
-                let e = backend::Error::from(e);
-                if !e.is_data_exception() {
-                    return Err(e);
-                }
-                tx.query_drop("ROLLBACK TO SAVEPOINT stardust_entry")
-                    .await?;
                 dead.push(Dead {
                     entry: *entry,
                     owner: (*tenant, *model_id),

@@ -120,10 +120,7 @@ async fn a_promoted_field_is_backfilled_and_then_filters_like_a_native_index() {
         texts(acme.query(sql).await.unwrap()),
         texts(native.query(sql).await.unwrap())
     );
-    let report = stardust::verify::verify(&backend, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(report.drift, 0, "{report:?}");
+    crate::support::no_drift(&backend).await;
 }
 
 #[tokio::test]
@@ -270,13 +267,7 @@ async fn a_backfill_resumes_from_its_checkpoint_after_a_restart() {
         .await
         .unwrap();
     assert_eq!(found, vec![998, 999, 1000, 1001, 1002]);
-    assert_eq!(
-        stardust::verify::verify(&second, &Default::default())
-            .await
-            .unwrap()
-            .drift,
-        0
-    );
+    crate::support::no_drift(&second).await;
 }
 
 #[tokio::test]
@@ -368,13 +359,7 @@ async fn a_model_with_more_indexed_fields_than_a_page_holds_is_fully_filterable(
         assert_eq!(found, Some(expected), "c{c}");
     }
     let backend = proxy.state.backend.clone();
-    assert_eq!(
-        stardust::verify::verify(&backend, &Default::default())
-            .await
-            .unwrap()
-            .drift,
-        0
-    );
+    crate::support::no_drift(&backend).await;
 }
 
 /// The writes of [`write_during`] while `qty` exists: inserts, updates of `qty` and `price`, deletes.
@@ -477,18 +462,17 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
         status_of(&mut registry, "qty").await.as_deref(),
         Some("ready")
     );
-    for sql in [
-        "SELECT id, name, qty, price FROM model_p WHERE qty BETWEEN 5 AND 9 ORDER BY id",
-        "SELECT id, name FROM model_p WHERE qty IS NULL ORDER BY id",
-        "SELECT qty, COUNT(*) FROM model_p WHERE qty > 90 GROUP BY qty ORDER BY qty",
-        "SELECT COUNT(*), SUM(price) FROM model_p",
-    ] {
-        assert_eq!(
-            texts(acme.query(sql).await.unwrap()),
-            texts(native.query(sql).await.unwrap()),
-            "{sql}"
-        );
-    }
+    crate::support::same_answers(
+        &mut acme,
+        &mut native,
+        &[
+            "SELECT id, name, qty, price FROM model_p WHERE qty BETWEEN 5 AND 9 ORDER BY id",
+            "SELECT id, name FROM model_p WHERE qty IS NULL ORDER BY id",
+            "SELECT qty, COUNT(*) FROM model_p WHERE qty > 90 GROUP BY qty ORDER BY qty",
+            "SELECT COUNT(*), SUM(price) FROM model_p",
+        ],
+    )
+    .await;
 
     // A retype across families under load: the string slot is backfilled from the JSON.
     acme.query_drop("ALTER TABLE model_p MODIFY COLUMN qty VARCHAR(10)")
@@ -516,21 +500,17 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
         status_of(&mut registry, "qty").await.as_deref(),
         Some("ready")
     );
-    for sql in [
-        "SELECT id, name, qty FROM model_p WHERE qty = '42' OR qty = '7' ORDER BY id",
-        "SELECT id FROM model_p WHERE qty IS NULL ORDER BY id",
-        "SELECT id, qty, price FROM model_p ORDER BY id",
-    ] {
-        assert_eq!(
-            texts(acme.query(sql).await.unwrap()),
-            texts(native.query(sql).await.unwrap()),
-            "{sql}"
-        );
-    }
-    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(report.drift, 0, "{report:?}");
+    crate::support::same_answers(
+        &mut acme,
+        &mut native,
+        &[
+            "SELECT id, name, qty FROM model_p WHERE qty = '42' OR qty = '7' ORDER BY id",
+            "SELECT id FROM model_p WHERE qty IS NULL ORDER BY id",
+            "SELECT id, qty, price FROM model_p ORDER BY id",
+        ],
+    )
+    .await;
+    crate::support::no_drift(&proxy.state.backend).await;
 }
 
 #[tokio::test]
@@ -579,21 +559,17 @@ async fn a_dropped_column_is_swept_under_concurrent_writes_and_its_slot_reused_e
         .query_drop("ALTER TABLE model_p ADD COLUMN qty INT, ADD INDEX (qty)")
         .await
         .unwrap();
-    for sql in [
-        "SELECT COUNT(*) FROM model_p WHERE qty IS NOT NULL",
-        "SELECT id, name, qty, price FROM model_p ORDER BY id",
-        "SELECT COUNT(*), SUM(price) FROM model_p WHERE qty IS NULL",
-    ] {
-        assert_eq!(
-            texts(acme.query(sql).await.unwrap()),
-            texts(native.query(sql).await.unwrap()),
-            "{sql}"
-        );
-    }
-    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(report.drift, 0, "{report:?}");
+    crate::support::same_answers(
+        &mut acme,
+        &mut native,
+        &[
+            "SELECT COUNT(*) FROM model_p WHERE qty IS NOT NULL",
+            "SELECT id, name, qty, price FROM model_p ORDER BY id",
+            "SELECT COUNT(*), SUM(price) FROM model_p WHERE qty IS NULL",
+        ],
+    )
+    .await;
+    crate::support::no_drift(&proxy.state.backend).await;
 }
 
 #[tokio::test]
@@ -657,10 +633,7 @@ async fn a_retype_with_values_the_slot_cannot_hold_completes_with_nulls() {
         Some("2024-02-30 00:00:00"),
         "the JSON keeps the value"
     );
-    let report = stardust::verify::verify(&backend, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(report.drift, 0, "{report:?}");
+    crate::support::no_drift(&backend).await;
 }
 
 /// Queued entries that cannot be projected go to the dead-letter queue instead of blocking the queue; once
@@ -673,16 +646,8 @@ async fn poison_entries_go_to_the_dlq_and_replay_after_a_fix() {
     acme.query_drop("CREATE TABLE model_q (code VARCHAR(10), seen DATETIME, INDEX (seen))")
         .await
         .unwrap();
-    // Take the slot away, as when a page's slots ran out: the writes are queued.
     let mut direct = proxy.direct().await;
-    direct
-        .query_drop("UPDATE stardust_slot_assignments SET status = 'tombstoned', field_id = NULL WHERE status = 'assigned'")
-        .await
-        .unwrap();
-    direct
-        .query_drop("UPDATE stardust_schema_version SET version = version + 1")
-        .await
-        .unwrap();
+    crate::support::take_live_slots(&mut direct).await;
     acme.query_drop(
         "INSERT INTO model_q (code, seen) VALUES ('ok', '2024-01-01 00:00:00'), ('poison', '2024-01-02 00:00:00'), \
          ('gone', '2024-01-03 00:00:00')",
@@ -913,20 +878,16 @@ async fn a_backfill_completes_after_the_serving_process_is_killed_mid_way() {
         status_of(&mut registry, "qty").await.as_deref(),
         Some("ready")
     );
-    for sql in [
-        "SELECT name, qty, price FROM model_p WHERE qty BETWEEN 10 AND 12 ORDER BY name",
-        "SELECT qty, COUNT(*) FROM model_p WHERE qty > 90 GROUP BY qty ORDER BY qty",
-    ] {
-        assert_eq!(
-            texts(acme.query(sql).await.unwrap()),
-            texts(native.query(sql).await.unwrap()),
-            "{sql}"
-        );
-    }
-    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(report.drift, 0, "{report:?}");
+    crate::support::same_answers(
+        &mut acme,
+        &mut native,
+        &[
+            "SELECT name, qty, price FROM model_p WHERE qty BETWEEN 10 AND 12 ORDER BY name",
+            "SELECT qty, COUNT(*) FROM model_p WHERE qty > 90 GROUP BY qty ORDER BY qty",
+        ],
+    )
+    .await;
+    crate::support::no_drift(&proxy.state.backend).await;
 }
 
 /// The same for a sweep: killed after its first chunk, finished by the next process, the slot freed empty.

@@ -459,16 +459,8 @@ async fn a_field_without_a_live_slot_is_written_to_json_and_queued() {
     acme.query_drop("CREATE TABLE model_q (code VARCHAR(10), n INT, INDEX (n))")
         .await
         .unwrap();
-    // Take the slot away behind the proxy's back, as when a page's slots ran out: the field stays filterable.
     let mut direct = proxy.direct().await;
-    direct
-        .query_drop("UPDATE stardust_slot_assignments SET status = 'tombstoned', field_id = NULL WHERE status = 'assigned'")
-        .await
-        .unwrap();
-    direct
-        .query_drop("UPDATE stardust_schema_version SET version = version + 1")
-        .await
-        .unwrap();
+    crate::support::take_live_slots(&mut direct).await;
     acme.query_drop("INSERT INTO model_q (code, n) VALUES ('a', 1), ('b', 2)")
         .await
         .unwrap();
@@ -524,10 +516,7 @@ async fn a_field_without_a_live_slot_is_written_to_json_and_queued() {
         .await
         .unwrap();
     assert_eq!(found, vec!["b"], "filterable again, from the slot");
-    let report = stardust::verify::verify(&backend, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(report.drift, 0, "{report:?}");
+    crate::support::no_drift(&backend).await;
 }
 
 #[tokio::test]
@@ -777,10 +766,7 @@ async fn a_backend_connection_killed_mid_insert_leaves_no_half_written_entry() {
         .await
         .unwrap();
     assert_eq!(page_rows, Some(1));
-    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(report.drift, 0, "{report:?}");
+    crate::support::no_drift(&proxy.state.backend).await;
     // Like a killed MySQL connection, the session ends (its transaction and temporary state are gone with
     // the backend connection); a new connection reads on.
     assert!(writer.query_drop("SELECT 1").await.is_err());
@@ -835,10 +821,7 @@ async fn concurrent_updates_of_one_entry_do_not_lose_either() {
         .await
         .unwrap();
     assert_eq!(n, Some(3), "both increments count");
-    let report = stardust::verify::verify(&proxy.state.backend, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(report.drift, 0, "{report:?}");
+    crate::support::no_drift(&proxy.state.backend).await;
 }
 
 /// The backend thread running a statement that starts like `pattern` (a LIKE pattern), once it is there.

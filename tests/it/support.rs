@@ -174,7 +174,6 @@ impl Drop for Proxy {
     }
 }
 
-/// The server error code of a failed result.
 /// How many slots are tombstoned, waiting for the Liberator.
 pub async fn tombstoned(conn: &mut Conn) -> Option<u64> {
     conn.query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'tombstoned'")
@@ -182,6 +181,39 @@ pub async fn tombstoned(conn: &mut Conn) -> Option<u64> {
         .unwrap()
 }
 
+/// Takes every assigned slot away behind the proxy's back, as when a page's slots ran out: the fields stay
+/// filterable, and writes to them are queued on the sync queue.
+pub async fn take_live_slots(direct: &mut Conn) {
+    direct
+        .query_drop("UPDATE stardust_slot_assignments SET status = 'tombstoned', field_id = NULL WHERE status = 'assigned'")
+        .await
+        .unwrap();
+    direct
+        .query_drop("UPDATE stardust_schema_version SET version = version + 1")
+        .await
+        .unwrap();
+}
+
+/// Asserts that `stardust verify` finds every live slot equal to the JSON.
+pub async fn no_drift(backend: &stardust::backend::Backend) {
+    let report = stardust::verify::verify(backend, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.drift, 0, "{report:?}");
+}
+
+/// Asserts that each statement answers the same through the proxy and on the native twin.
+pub async fn same_answers(ours: &mut Conn, theirs: &mut Conn, statements: &[&str]) {
+    for sql in statements {
+        assert_eq!(
+            texts(ours.query(*sql).await.unwrap()),
+            texts(theirs.query(*sql).await.unwrap()),
+            "{sql}"
+        );
+    }
+}
+
+/// The server error code of a failed result.
 pub fn code<T: std::fmt::Debug>(result: Result<T, mysql_async::Error>) -> u16 {
     match result {
         Err(mysql_async::Error::Server(e)) => e.code,
