@@ -91,9 +91,10 @@ async fn a_promoted_field_is_backfilled_and_then_filters_like_a_native_index() {
 
     let backend = proxy.state.backend.clone();
     let chunks = until_idle(|| reconciler::tick(&backend)).await;
-    assert!(
-        chunks >= 3,
-        "2500 entries take three chunks and a final tick: {chunks}"
+    assert_eq!(
+        chunks as u64,
+        2500u64.div_ceil(reconciler::CHUNK) + 1,
+        "2500 entries take their chunks and a final tick"
     );
     assert_eq!(
         status_of(&mut registry, "qty").await.as_deref(),
@@ -300,13 +301,25 @@ async fn a_sweep_resumes_on_another_instance_after_the_first_goes_away() {
     );
     drop(first);
     first_backend.close().await;
+    // The server frees a vanished connection's named lock once it notices the disconnect.
+    let lock = second_backend.lock_name(liberator::LOCK);
+    let mut registry = proxy.direct().await;
+    for _ in 0..6000 {
+        let free: Option<Option<i64>> = registry
+            .exec_first("SELECT IS_FREE_LOCK(?)", (&lock,))
+            .await
+            .unwrap();
+        if free.flatten() == Some(1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let chunks = until_idle(|| second.tick()).await;
     assert_eq!(
         chunks as u64,
         (2600 - liberator::CHUNK).div_ceil(liberator::CHUNK) + 1,
         "the chunks left after the cursor, then the release"
     );
-    let mut registry = proxy.direct().await;
     let tombstoned: Option<u64> = crate::support::tombstoned(&mut registry).await;
     assert_eq!(tombstoned, Some(0));
 }
@@ -454,8 +467,8 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
     )
     .await;
     assert!(
-        worked >= 4,
-        "three chunks and the promotion ran between the writes: {worked}"
+        worked > 3000 / reconciler::CHUNK,
+        "every chunk and the promotion ran between the writes: {worked}"
     );
     let mut registry = proxy.direct().await;
     assert_eq!(
@@ -493,8 +506,8 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
     )
     .await;
     assert!(
-        worked >= 4,
-        "three chunks and the promotion ran between the writes: {worked}"
+        worked > 3000 / reconciler::CHUNK,
+        "every chunk and the promotion ran between the writes: {worked}"
     );
     assert_eq!(
         status_of(&mut registry, "qty").await.as_deref(),
@@ -544,8 +557,8 @@ async fn a_dropped_column_is_swept_under_concurrent_writes_and_its_slot_reused_e
     )
     .await;
     assert!(
-        worked >= 4,
-        "three chunks and the release ran between the writes: {worked}"
+        worked > 3000 / liberator::CHUNK,
+        "every chunk and the release ran between the writes: {worked}"
     );
     let mut registry = proxy.direct().await;
     let tombstoned: Option<u64> = crate::support::tombstoned(&mut registry).await;

@@ -824,13 +824,15 @@ async fn concurrent_updates_of_one_entry_do_not_lose_either() {
     crate::support::no_drift(&proxy.state.backend).await;
 }
 
-/// The backend thread running a statement that starts like `pattern` (a LIKE pattern), once it is there.
+/// The backend thread running a statement that starts like `pattern` (a LIKE pattern) in this connection's
+/// database (tests share the server), once it is there.
 async fn running(conn: &mut Conn, pattern: &str) -> u64 {
     // Polls the server's own process list; the bound only turns a hang into a failure.
     for _ in 0..6000 {
         let id: Option<u64> = conn
             .exec_first(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID()",
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND ID <> CONNECTION_ID() \
+                 AND DB = DATABASE()",
                 (pattern,),
             )
             .await
