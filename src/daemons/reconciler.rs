@@ -14,13 +14,21 @@ use crate::write::slot_expression;
 /// Entries per chunk by default (StarDust's `reconcilerChunkSize`), each chunk one transaction.
 pub const CHUNK: u64 = 500;
 
-const CLAIM: &str =
+/// Claims one backfilling slot, locking its row only: read in the order of the status index, so the scan stops
+/// at the first row no other worker holds, and workers on other instances take other slots. (Locking a join
+/// would lock the page and model rows the slots share, leaving every other worker idle.)
+pub const CLAIM: &str =
+    "SELECT id FROM stardust_slot_assignments FORCE INDEX (ix_slot_assignments_status_type) \
+    WHERE status = 'backfilling' ORDER BY status, slot_type, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+
+/// What the claimed slot belongs to.
+const SLOT: &str =
     "SELECT a.id, a.slot_column, p.table_name, f.id, f.declared_type, m.tenant_id, m.id \
     FROM stardust_slot_assignments a \
     JOIN stardust_pages p ON p.id = a.page_id \
     JOIN stardust_fields f ON f.id = a.live_field_id \
     JOIN stardust_models m ON m.id = f.model_id \
-    WHERE a.status = 'backfilling' ORDER BY a.id LIMIT 1 FOR UPDATE SKIP LOCKED";
+    WHERE a.id = ?";
 
 /// Backfills one chunk of [`CHUNK`] entries of one `backfilling` slot.
 pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
@@ -31,8 +39,12 @@ pub async fn tick(backend: &Backend) -> Result<Tick, backend::Error> {
 pub async fn tick_chunk(backend: &Backend, chunk: u64) -> Result<Tick, backend::Error> {
     let mut conn = backend.conn(false).await?;
     let mut tx = conn.start_transaction(TxOpts::default()).await?;
-    let claimed: Option<Row> = tx.query_first(CLAIM).await?;
-    let Some(row) = claimed else {
+    let claimed: Option<i64> = tx.query_first(CLAIM).await?;
+    let Some(claimed) = claimed else {
+        return Ok(Tick::Idle);
+    };
+    let row: Option<Row> = tx.exec_first(SLOT, (claimed,)).await?;
+    let Some(row) = row else {
         return Ok(Tick::Idle);
     };
     let slot: i64 = row.get(0).unwrap_or_default();

@@ -1024,3 +1024,49 @@ async fn advisories_flag_low_cardinality_indexes_and_count_a_models_pages() {
     assert_eq!(wide.excess_pages, wide.pages_occupied - 2);
     assert_eq!(wide.high, wide.excess_pages >= 2);
 }
+
+/// Reconcilers on several instances work disjointly: a slot another worker has claimed (its row locked by
+/// that worker's chunk transaction) is skipped, and this one takes the next.
+#[tokio::test]
+async fn a_reconciler_skips_the_slot_another_worker_holds() {
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop("CREATE TABLE model_w (a INT, b INT)")
+        .await
+        .unwrap();
+    let rows: Vec<String> = (0..1200).map(|i| format!("({i}, {})", i % 7)).collect();
+    acme.query_drop(format!(
+        "INSERT INTO model_w (a, b) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    acme.query_drop("ALTER TABLE model_w ADD INDEX (a), ADD INDEX (b)")
+        .await
+        .unwrap();
+    // Another worker in the middle of a chunk: it claimed a slot exactly as a Reconciler does.
+    let mut other = proxy.direct().await;
+    other.query_drop("START TRANSACTION").await.unwrap();
+    let held: Option<i64> = other.query_first(reconciler::CLAIM).await.unwrap();
+    let held = held.expect("two slots are backfilling");
+    let backend = proxy.state.backend.clone();
+    assert_eq!(reconciler::tick(&backend).await.unwrap(), Tick::Worked);
+    let mut registry = proxy.direct().await;
+    let jobs: Vec<String> = registry
+        .query("SELECT job_name FROM backfill_checkpoints")
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(
+        !jobs[0].starts_with(&format!("backfill_slot_{held}_")),
+        "the held slot was skipped: {jobs:?}"
+    );
+    other.query_drop("ROLLBACK").await.unwrap();
+    until_idle(|| reconciler::tick(&backend)).await;
+    let ready: Option<u64> = registry
+        .query_first("SELECT COUNT(*) FROM stardust_slot_assignments WHERE status = 'ready'")
+        .await
+        .unwrap();
+    assert_eq!(ready, Some(2));
+    crate::support::no_drift(&backend).await;
+}
