@@ -120,30 +120,21 @@ fn targets(model: &Model, insert: &Insert) -> Result<Vec<Target>, Error> {
             "INSERT INTO a table function".to_string(),
         ));
     };
+    let last = |name: &sqlparser::ast::ObjectName| {
+        name.0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.clone())
+            .unwrap_or_default()
+    };
     let named: Vec<String> = if insert.assignments.is_empty() {
-        insert
-            .columns
-            .iter()
-            .map(|column| {
-                column
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .map(|i| i.value.clone())
-                    .unwrap_or_default()
-            })
-            .collect()
+        insert.columns.iter().map(last).collect()
     } else {
         insert
             .assignments
             .iter()
             .map(|a| match &a.target {
-                sqlparser::ast::AssignmentTarget::ColumnName(name) => name
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .map(|i| i.value.clone())
-                    .unwrap_or_default(),
+                sqlparser::ast::AssignmentTarget::ColumnName(name) => last(name),
                 other => other.to_string(),
             })
             .collect()
