@@ -15,6 +15,8 @@ pub use payload::{path as payload_path, slot_expression};
 pub use shadow::Shadows;
 pub use update::{update, Change, Updated};
 
+use mysql_async::prelude::Queryable;
+
 use crate::error::Kind;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +58,6 @@ async fn lock_entries(
     tenant: u64,
     selection: &str,
 ) -> Result<Vec<u64>, Error> {
-    use mysql_async::prelude::Queryable;
     Ok(conn
         .query(format!(
             "SELECT e.id FROM entry_data AS e JOIN ({selection}) AS stardust_match ON stardust_match.id = e.id \
@@ -70,7 +71,6 @@ async fn begin(
     conn: &mut mysql_async::Conn,
     status: mysql_async::consts::StatusFlags,
 ) -> Result<bool, Error> {
-    use mysql_async::prelude::Queryable;
     let in_transaction = status.contains(mysql_async::consts::StatusFlags::SERVER_STATUS_IN_TRANS);
     conn.query_drop(if in_transaction {
         "SAVEPOINT stardust_statement"
@@ -87,7 +87,6 @@ async fn finish(
     in_transaction: bool,
     succeeded: bool,
 ) -> Result<(), Error> {
-    use mysql_async::prelude::Queryable;
     let statement = match (succeeded, in_transaction) {
         (true, true) => "RELEASE SAVEPOINT stardust_statement",
         (true, false) => "COMMIT",

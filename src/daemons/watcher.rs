@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::{advisories, Singleton, Tick};
 use crate::backend::{self, Backend};
 use crate::catalog::Family;
-use crate::registry::pages::{self, Demand};
+use crate::registry::pages::{self, Capacity, Demand};
 
 pub const LOCK: &str = "stardust_watcher";
 /// Free indexed slots per family below which a page is provisioned.
@@ -22,20 +22,9 @@ pub const LOW_WATER: u32 = 2;
 /// Free slots over all slots below which a page is provisioned (StarDust's `watcherCapacityThreshold`).
 pub const FREE_RATIO_THRESHOLD: f64 = 0.20;
 
-/// What the Watcher sees in one tick.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Capacity {
-    pub total: u32,
-    pub free: u32,
-    /// Free indexed slots per family.
-    pub indexed_free: Demand,
-    /// Filterable fields with no live slot, per family.
-    pub waiting: Demand,
-}
-
 /// Whether to provision, why, and the indexed slots per family the new page should have.
 pub fn plan(capacity: &Capacity) -> Option<(&'static str, Demand)> {
-    let free = |family: Family| capacity.indexed_free.get(&family).copied().unwrap_or(0);
+    let free = |family: Family| capacity.indexed_free(family);
     let starved: Demand = capacity
         .waiting
         .iter()
@@ -107,7 +96,7 @@ impl Watcher {
             advisories::cardinality(&self.backend, None, "periodic").await?;
             advisories::spread(&self.backend, None, "periodic").await?;
         }
-        let capacity = capacity(&self.backend).await?;
+        let capacity = pages::capacity(&self.backend).await?;
         let Some((trigger, demand)) = plan(&capacity) else {
             tracing::debug!(
                 event = "poll_complete",
@@ -139,39 +128,6 @@ impl Watcher {
         );
         Ok(Tick::Worked)
     }
-}
-
-/// The slots' capacity and the waiting fields, from the registry.
-pub async fn capacity(backend: &Backend) -> Result<Capacity, backend::Error> {
-    use mysql_async::prelude::Queryable;
-    let mut conn = backend.conn(false).await?;
-    let slots: Vec<(String, u32, u32, u32)> = conn
-        .query(
-            "SELECT slot_type, COUNT(*), SUM(status = 'free'), SUM(status = 'free' AND is_indexed = TRUE) \
-             FROM stardust_slot_assignments GROUP BY slot_type",
-        )
-        .await?;
-    let waiting: Vec<(String, u32)> = conn
-        .query(
-            "SELECT f.declared_type, COUNT(*) FROM stardust_fields f WHERE f.is_filterable = TRUE \
-             AND NOT EXISTS (SELECT 1 FROM stardust_slot_assignments a WHERE a.live_field_id = f.id) \
-             GROUP BY f.declared_type",
-        )
-        .await?;
-    let mut capacity = Capacity::default();
-    for (slot_type, total, free, indexed_free) in slots {
-        capacity.total += total;
-        capacity.free += free;
-        if let Some(family) = Family::from_slot_type(&slot_type) {
-            capacity.indexed_free.insert(family, indexed_free);
-        }
-    }
-    for (declared, count) in waiting {
-        if let Some(family) = Family::from_declared(&declared) {
-            *capacity.waiting.entry(family).or_default() += count;
-        }
-    }
-    Ok(capacity)
 }
 
 #[cfg(test)]

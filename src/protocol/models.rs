@@ -78,6 +78,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     pub(super) async fn model(&mut self, table: &str) -> Result<Arc<Model>, crate::Error> {
         let tenant = self.required_tenant()?;
         let catalog = self.catalog(tenant).await?;
+        self.model_in(&catalog, table)
+    }
+
+    /// The model behind `table` in a catalog the caller already holds.
+    pub(super) fn model_in(
+        &self,
+        catalog: &TenantCatalog,
+        table: &str,
+    ) -> Result<Arc<Model>, crate::Error> {
         catalog.model_for_table(table).cloned().ok_or_else(|| {
             crate::ddl::Error::NoSuchTable {
                 database: self.home(),

@@ -48,23 +48,24 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .into());
         }
         let (table, alias) = self.single_model(&update.table.relation)?;
-        let model = self.model(&table).await?;
+        // One catalog (one version read) for the model and its selection.
+        let catalog = self.catalog(tenant).await?;
+        let model = self.model_in(&catalog, &table)?;
         let mut columns = vec![
             "id".to_string(),
             "created_at".to_string(),
             "updated_at".to_string(),
         ];
         columns.extend(model.fields.iter().map(|f| f.name.clone()));
-        let selection = self
-            .selection(
-                &update.table.relation,
-                &alias,
-                &columns,
-                update.selection.as_ref(),
-                &update.order_by,
-                update.limit.as_ref(),
-            )
-            .await?;
+        let selection = selection(
+            &update.table.relation,
+            &alias,
+            &columns,
+            update.selection.as_ref(),
+            &update.order_by,
+            update.limit.as_ref(),
+        )?;
+        let selection = self.rewrite_with(selection, &catalog)?.0;
         let assignments: Vec<String> = update.assignments.iter().map(|a| a.to_string()).collect();
         let updated = crate::write::update(
             &mut self.conn,
@@ -114,17 +115,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         };
         let (table, alias) = self.single_model(&single.relation)?;
-        let model = self.model(&table).await?;
-        let selection = self
-            .selection(
-                &single.relation,
-                &alias,
-                &["id".to_string()],
-                delete.selection.as_ref(),
-                &delete.order_by,
-                delete.limit.as_ref(),
-            )
-            .await?;
+        let catalog = self.catalog(tenant).await?;
+        let model = self.model_in(&catalog, &table)?;
+        let selection = selection(
+            &single.relation,
+            &alias,
+            &["id".to_string()],
+            delete.selection.as_ref(),
+            &delete.order_by,
+            delete.limit.as_ref(),
+        )?;
+        let selection = self.rewrite_with(selection, &catalog)?.0;
         let deleted =
             crate::write::delete(&mut self.conn, &model, tenant, &selection, self.status).await;
         self.status = super::relay::backend_status(&self.conn);
@@ -152,47 +153,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         }
         Err(Error::Unsupported("this statement must name one model table".to_string()).into())
-    }
-
-    /// The rewritten SELECT of `columns` of the rows an UPDATE or DELETE touches: the user's WHERE, ORDER BY and
-    /// LIMIT over the table as the statement names it, through the same rewrite (and the same index rules) as
-    /// any read.
-    async fn selection(
-        &mut self,
-        relation: &sqlparser::ast::TableFactor,
-        alias: &str,
-        columns: &[String],
-        selection: Option<&sqlparser::ast::Expr>,
-        order_by: &[sqlparser::ast::OrderByExpr],
-        limit: Option<&sqlparser::ast::Expr>,
-    ) -> Result<String, crate::Error> {
-        let qualified: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                format!(
-                    "{}.{}",
-                    crate::sql::quote_identifier(alias),
-                    crate::sql::quote_identifier(c)
-                )
-            })
-            .collect();
-        let mut sql = format!("SELECT {} FROM {relation}", qualified.join(", "));
-        if let Some(selection) = selection {
-            sql.push_str(&format!(" WHERE {selection}"));
-        }
-        if !order_by.is_empty() {
-            let order: Vec<String> = order_by.iter().map(|o| o.to_string()).collect();
-            sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
-        }
-        if let Some(limit) = limit {
-            sql.push_str(&format!(" LIMIT {limit}"));
-        }
-        let statement =
-            sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::MySqlDialect {}, &sql)
-                .map_err(|e| crate::sql::Error::Syntax(e.to_string()))?
-                .pop()
-                .ok_or(crate::sql::Error::Empty)?;
-        Ok(self.rewrite_read(statement).await?.0)
     }
 
     /// A SELECT of model tables. When each statement commits on its own and the tenant's catalog is cached, the
@@ -287,11 +247,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             _ => return Err(Error::Unsupported("INSERT into a table function".to_string()).into()),
         };
-        let model = self.model(&table).await?;
+        let catalog = self.catalog(tenant).await?;
+        let model = self.model_in(&catalog, &table)?;
         // INSERT … SELECT: the source query is read like any other (model tables substituted, index rules).
         let select = match insert.source.as_ref() {
             Some(source) if !matches!(source.body.as_ref(), sqlparser::ast::SetExpr::Values(_)) => {
-                Some(self.rewrite_read(Statement::Query(source.clone())).await?.0)
+                Some(
+                    self.rewrite_with(Statement::Query(source.clone()), &catalog)?
+                        .0,
+                )
             }
             _ => None,
         };
@@ -315,4 +279,43 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         self.wire.ok(&outcome).await.map_err(super::relay::gone)
     }
+}
+
+/// The SELECT of `columns` of the rows an UPDATE or DELETE touches: the user's WHERE, ORDER BY and LIMIT over
+/// the table as the statement names it, to go through the same rewrite (and the same index rules) as any read.
+fn selection(
+    relation: &sqlparser::ast::TableFactor,
+    alias: &str,
+    columns: &[String],
+    selection: Option<&sqlparser::ast::Expr>,
+    order_by: &[sqlparser::ast::OrderByExpr],
+    limit: Option<&sqlparser::ast::Expr>,
+) -> Result<Statement, crate::Error> {
+    let qualified: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            format!(
+                "{}.{}",
+                crate::sql::quote_identifier(alias),
+                crate::sql::quote_identifier(c)
+            )
+        })
+        .collect();
+    let mut sql = format!("SELECT {} FROM {relation}", qualified.join(", "));
+    if let Some(selection) = selection {
+        sql.push_str(&format!(" WHERE {selection}"));
+    }
+    if !order_by.is_empty() {
+        let order: Vec<String> = order_by.iter().map(|o| o.to_string()).collect();
+        sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+    }
+    if let Some(limit) = limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    Ok(
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::MySqlDialect {}, &sql)
+            .map_err(|e| crate::sql::Error::Syntax(e.to_string()))?
+            .pop()
+            .ok_or(crate::sql::Error::Empty)?,
+    )
 }

@@ -77,18 +77,53 @@ pub fn page_ddl(n: u32, indexed: &[String]) -> String {
     )
 }
 
-/// How many free indexed slots each family has now.
-pub async fn free_indexed(backend: &Backend) -> Result<impl Fn(Family) -> u32, backend::Error> {
+/// The slots' capacity now, and the fields waiting for a slot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Capacity {
+    pub total: u32,
+    pub free: u32,
+    /// Free indexed slots per family.
+    pub indexed_free: Demand,
+    /// Filterable fields with no live slot (their entries wait on the sync queue), per family.
+    pub waiting: Demand,
+}
+
+impl Capacity {
+    pub fn indexed_free(&self, family: Family) -> u32 {
+        self.indexed_free.get(&family).copied().unwrap_or(0)
+    }
+}
+
+/// Reads the capacity from the registry: one aggregate over the slots, one over the waiting fields.
+pub async fn capacity(backend: &Backend) -> Result<Capacity, backend::Error> {
     let mut conn = backend.conn(false).await?;
-    let free: HashMap<String, u32> = conn
-        .query::<(String, u32), _>(
-            "SELECT slot_type, COUNT(*) FROM stardust_slot_assignments \
-             WHERE status = 'free' AND is_indexed = TRUE GROUP BY slot_type",
+    let slots: Vec<(String, u32, u32, u32)> = conn
+        .query(
+            "SELECT slot_type, COUNT(*), SUM(status = 'free'), SUM(status = 'free' AND is_indexed = TRUE) \
+             FROM stardust_slot_assignments GROUP BY slot_type",
         )
-        .await?
-        .into_iter()
-        .collect();
-    Ok(move |family: Family| free.get(family.slot_type()).copied().unwrap_or(0))
+        .await?;
+    let waiting: Vec<(String, u32)> = conn
+        .query(
+            "SELECT f.declared_type, COUNT(*) FROM stardust_fields f WHERE f.is_filterable = TRUE \
+             AND NOT EXISTS (SELECT 1 FROM stardust_slot_assignments a WHERE a.live_field_id = f.id) \
+             GROUP BY f.declared_type",
+        )
+        .await?;
+    let mut capacity = Capacity::default();
+    for (slot_type, total, free, indexed_free) in slots {
+        capacity.total += total;
+        capacity.free += free;
+        if let Some(family) = Family::from_slot_type(&slot_type) {
+            capacity.indexed_free.insert(family, indexed_free);
+        }
+    }
+    for (declared, count) in waiting {
+        if let Some(family) = Family::from_declared(&declared) {
+            *capacity.waiting.entry(family).or_default() += count;
+        }
+    }
+    Ok(capacity)
 }
 
 /// Makes sure at least `demand` free indexed slots exist per family, provisioning one page if not.
@@ -100,10 +135,10 @@ pub async fn ensure_capacity(
     if demand.values().all(|n| *n == 0) {
         return Ok(());
     }
-    let free = free_indexed(backend).await?;
+    let capacity = capacity(backend).await?;
     let short: Demand = demand
         .iter()
-        .filter(|(family, wanted)| free(**family) < **wanted)
+        .filter(|(family, wanted)| capacity.indexed_free(**family) < **wanted)
         .map(|(family, wanted)| (*family, *wanted))
         .collect();
     if !short.is_empty() {

@@ -134,6 +134,15 @@ fn the_example_configuration_loads() {
     Config::load(&docker).expect("the docker-compose configuration is valid");
 }
 
+/// `stardust serve --check-config --config <path>`.
+fn check_config(path: &Path) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
+        .args(["serve", "--check-config", "--config"])
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn check_config_reports_every_problem_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,11 +153,7 @@ fn check_config_reports_every_problem_at_once() {
          [[users]]\nname = 'a'\npassword = 'p'\ntenant = 1\nadmin = true\n[liberator]\nidle_max_secs = 0\n",
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
-        .args(["serve", "--check-config", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let output = check_config(&bad);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     for expected in [
@@ -162,38 +167,25 @@ fn check_config_reports_every_problem_at_once() {
         assert!(stderr.contains(expected), "{expected} in {stderr}");
     }
     let unknown = dir.path().join("unknown.toml");
-    std::fs::write(
-        &unknown,
-        "backend_url = 'mysql://u:p@h/app'\nlisten_port = 5\n",
-    )
-    .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
-        .args(["serve", "--check-config", "--config"])
-        .arg(&unknown)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(stderr.contains("unknown field `listen_port`"), "{stderr}");
-    std::fs::write(
-        &unknown,
-        "backend_url = 'mysql://u:p@h/app'\n[watcher]\nenable = false\n",
-    )
-    .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
-        .args(["serve", "--check-config", "--config"])
-        .arg(&unknown)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown field `enable`"), "{stderr}");
+    for (text, complaint) in [
+        (
+            "backend_url = 'mysql://u:p@h/app'\nlisten_port = 5\n",
+            "unknown field `listen_port`",
+        ),
+        (
+            "backend_url = 'mysql://u:p@h/app'\n[watcher]\nenable = false\n",
+            "unknown field `enable`",
+        ),
+    ] {
+        std::fs::write(&unknown, text).unwrap();
+        let output = check_config(&unknown);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.contains(complaint), "{stderr}");
+    }
 
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stardust.example.toml");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
-        .args(["serve", "--check-config", "--config"])
-        .arg(&example)
-        .output()
-        .unwrap();
+    let output = check_config(&example);
     assert!(
         output.status.success(),
         "{}",
