@@ -16,6 +16,77 @@ pub fn quote_identifier(name: &str) -> String {
     sqlparser::ast::Ident::with_quote('`', name).to_string()
 }
 
+/// A utf8mb4 string literal for backend SQL that reads the same under every sql_mode and connection character
+/// set: quoted, with quotes doubled, when it holds no backslash or NUL (the bytes NO_BACKSLASH_ESCAPES reads
+/// differently); otherwise in hex. Bulk writes send text this way rather than as prepared-statement parameters,
+/// which cost a PREPARE round trip and a column definition per parameter.
+pub fn quote_text(value: &str) -> String {
+    use std::fmt::Write;
+    if value.contains(['\\', '\0']) {
+        let mut hex = String::with_capacity(value.len() * 2 + 24);
+        hex.push_str("CONVERT(X'");
+        for byte in value.bytes() {
+            let _ = write!(hex, "{byte:02X}");
+        }
+        hex.push_str("' USING utf8mb4)");
+        return hex;
+    }
+    let mut quoted = String::with_capacity(value.len() + 12);
+    quoted.push_str("_utf8mb4'");
+    for c in value.chars() {
+        if c == '\'' {
+            quoted.push('\'');
+        }
+        quoted.push(c);
+    }
+    quoted.push('\'');
+    quoted
+}
+
+/// A string literal for backend SQL built from the AST. sqlparser prints a string by doubling its quotes only,
+/// so a value holding a backslash, a NUL or two quotes in a row would reach the backend changed (`'a\\b'`
+/// arrives as `ab`); such a value becomes `_utf8mb4 X'…'`, which every sql_mode reads byte for byte and which
+/// compares like any literal. Other values stay plain quoted strings.
+pub fn string_literal(text: &str) -> sqlparser::ast::Expr {
+    use sqlparser::ast::{Expr, Ident, Value};
+    if !needs_hex(text) {
+        return Expr::value(Value::SingleQuotedString(text.to_string()));
+    }
+    Expr::Prefixed {
+        prefix: Ident::new("_utf8mb4"),
+        value: Box::new(Expr::value(Value::HexStringLiteral(
+            text.bytes().map(|b| format!("{b:02X}")).collect(),
+        ))),
+    }
+}
+
+fn needs_hex(text: &str) -> bool {
+    text.contains(['\\', '\0']) || text.contains("''")
+}
+
+/// Rewrites every string literal of `statement` that sqlparser would print inexactly (see
+/// [`string_literal`]), so that the backend SQL printed from it says what the client wrote.
+pub fn exact_strings(statement: &mut sqlparser::ast::Statement) {
+    use sqlparser::ast::{Expr, Value, ValueWithSpan};
+    let _ = sqlparser::ast::visit_expressions_mut(statement, |expr| {
+        if let Expr::Value(ValueWithSpan {
+            value: Value::SingleQuotedString(text),
+            ..
+        }) = expr
+        {
+            if needs_hex(text) {
+                *expr = string_literal(text);
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+/// [`quote_text`], or `NULL`.
+pub fn quote_value(value: Option<&str>) -> String {
+    value.map_or_else(|| "NULL".to_string(), quote_text)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     #[error("You have an error in your SQL syntax: {0}")]

@@ -5,6 +5,7 @@
 
 mod delete;
 mod insert;
+mod literal;
 mod payload;
 mod shadow;
 mod update;

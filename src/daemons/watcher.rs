@@ -2,9 +2,10 @@
 //! Each tick reads the capacity (free and free indexed slots per family) and the waiting fields (filterable,
 //! with no live slot: their entries sit on the sync queue), and [`plan`] decides, as StarDust's Watcher does:
 //! a family with waiters and no free indexed slot (`unsatisfiable_demand`) or a global free ratio under
-//! [`FREE_RATIO_THRESHOLD`] (`low_capacity`) — plus, ours, a family with fewer than [`LOW_WATER`] free indexed
-//! slots (`low_water`) — provisions one page under the lock DDL uses. A singleton across instances. Once a day (first at a random point of the first day, so instances
-//! started together do not sample together) it samples the advisories (see `advisories`).
+//! [`FREE_RATIO_THRESHOLD`] (`low_capacity`) provisions one page under the lock DDL uses: indexed for the
+//! waiters, or with no slot index at all for plain capacity — indexes are never speculative, since every row of
+//! a page pays for each one. A singleton across instances. Once a day (first at a random point of the first
+//! day, so instances started together do not sample together) it samples the advisories (see `advisories`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,8 +18,6 @@ use crate::catalog::Family;
 use crate::registry::pages::{self, Capacity, Demand};
 
 pub const LOCK: &str = "stardust_watcher";
-/// Free indexed slots per family below which a page is provisioned.
-pub const LOW_WATER: u32 = 2;
 /// Free slots over all slots below which a page is provisioned (StarDust's `watcherCapacityThreshold`).
 pub const FREE_RATIO_THRESHOLD: f64 = 0.20;
 
@@ -33,14 +32,6 @@ pub fn plan(capacity: &Capacity) -> Option<(&'static str, Demand)> {
         .collect();
     if !starved.is_empty() {
         return Some(("unsatisfiable_demand", starved));
-    }
-    let low: Demand = Family::ALL
-        .into_iter()
-        .filter(|f| free(*f) < LOW_WATER)
-        .map(|f| (f, LOW_WATER))
-        .collect();
-    if !low.is_empty() {
-        return Some(("low_water", low));
     }
     let ratio = if capacity.total == 0 {
         0.0
@@ -159,19 +150,19 @@ mod tests {
     }
 
     #[test]
-    fn low_families_and_a_low_free_ratio_provision() {
+    fn only_waiters_and_a_low_free_ratio_provision() {
         let mut capacity = Capacity {
             total: 60,
             free: 50,
             indexed_free: all(3),
             waiting: Demand::new(),
         };
-        capacity.indexed_free.insert(Family::Dt, 1);
+        capacity.indexed_free.insert(Family::Dt, 0);
         assert_eq!(
             plan(&capacity),
-            Some(("low_water", Demand::from([(Family::Dt, LOW_WATER)])))
+            None,
+            "no free indexed slot but nobody waiting: no speculative index"
         );
-        capacity.indexed_free = all(3);
         capacity.free = 11;
         assert_eq!(
             plan(&capacity),
@@ -181,9 +172,9 @@ mod tests {
         capacity.free = 12;
         assert_eq!(plan(&capacity), None, "12/60 = 0.20");
         assert_eq!(
-            plan(&Capacity::default()).map(|(t, _)| t),
-            Some("low_water"),
-            "no slots at all: every family is low"
+            plan(&Capacity::default()),
+            Some(("low_capacity", Demand::new())),
+            "no slots at all: a page without slot indexes"
         );
     }
 }

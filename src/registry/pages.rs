@@ -13,14 +13,6 @@ use crate::catalog::Family;
 pub const PROVISION_LOCK: &str = "stardust_page_provision";
 const LOCK_WAIT_SECS: u32 = 30;
 
-/// Indexed slots a new page gets per family beyond the demand that caused it, so later fields find one.
-const HEADROOM: [(Family, u32); 4] = [
-    (Family::Str, 6),
-    (Family::Int, 4),
-    (Family::Num, 2),
-    (Family::Dt, 2),
-];
-
 /// How many indexed slots of each family are wanted on the next page.
 pub type Demand = HashMap<Family, u32>;
 
@@ -29,11 +21,13 @@ pub fn table_name(n: u32) -> String {
     format!("entry_slots_page_{n}")
 }
 
-/// The columns indexed on a new page: for each family the first `max(demand, headroom)` slots.
+/// The columns indexed on a new page: for each family the first `demand` slots, and no more. As in StarDust,
+/// nothing is indexed speculatively: every row of a page pays for every index on it (InnoDB indexes NULLs too),
+/// whichever model the row belongs to, so a page carries only the indexes fields asked for.
 pub fn indexed_columns(demand: &Demand) -> Vec<String> {
     let mut columns = Vec::new();
-    for (family, headroom) in HEADROOM {
-        let wanted = demand.get(&family).copied().unwrap_or(0).max(headroom);
+    for family in Family::ALL {
+        let wanted = demand.get(&family).copied().unwrap_or(0);
         for n in 1..=wanted.min(family.slots_per_page()) {
             columns.push(family.column(n));
         }
@@ -241,14 +235,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn demand_above_headroom_widens_the_indexed_set() {
+    fn a_page_indexes_what_was_demanded_and_nothing_more() {
         let mut demand = Demand::new();
         demand.insert(Family::Int, 9);
+        demand.insert(Family::Str, 2);
         let columns = indexed_columns(&demand);
+        assert_eq!(columns.len(), 11);
         assert!(columns.contains(&"i_int_09".to_string()));
         assert!(!columns.contains(&"i_int_10".to_string()));
-        assert!(columns.contains(&"i_str_06".to_string()));
-        assert!(!columns.contains(&"i_str_07".to_string()));
+        assert!(columns.contains(&"i_str_02".to_string()));
+        assert!(!columns.contains(&"i_str_03".to_string()));
+        assert!(indexed_columns(&Demand::new()).is_empty());
         demand.insert(Family::Dt, 99);
         assert_eq!(
             indexed_columns(&demand)

@@ -56,7 +56,7 @@ fn literal(param: &Param) -> Expr {
         Param::Float(f) => Value::Number(f.to_string(), false),
         Param::Double(d) => Value::Number(d.to_string(), false),
         Param::Bytes(bytes) => match std::str::from_utf8(bytes) {
-            Ok(text) => Value::SingleQuotedString(text.to_string()),
+            Ok(text) => return super::string_literal(text),
             Err(_) => Value::HexStringLiteral(bytes.iter().map(|b| format!("{b:02X}")).collect()),
         },
         Param::Date(y, m, d, h, i, s, us) => {
@@ -96,6 +96,20 @@ mod tests {
             "INSERT INTO model_x (a, b, c) VALUES (-1, 'it''s', NULL)"
         );
         assert!(bind(&statement, &[Param::Int(1)]).is_err());
+        let escaped = bind(
+            &statement,
+            &[
+                Param::Bytes(br"a\b".to_vec()),
+                Param::Bytes(b"two '' quotes".to_vec()),
+                Param::Bytes(b"O'Brien".to_vec()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            escaped.to_string(),
+            "INSERT INTO model_x (a, b, c) VALUES (_utf8mb4 X'615C62', _utf8mb4 X'74776F2027272071756F746573', 'O''Brien')",
+            "printed exactly: sqlparser would drop the backslash and merge the quotes"
+        );
         let binary = bind(
             &statement,
             &[

@@ -93,25 +93,28 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
         }
     };
     let mut routes = Vec::with_capacity(statements.len());
-    for statement in &statements {
+    for mut statement in statements {
+        // Whatever is printed from the AST — backend SQL, the policy's own checks — must say what the client
+        // wrote, so string literals sqlparser would print inexactly are made exact first.
+        super::exact_strings(&mut statement);
         if let Statement::ShowVariable { .. } = statement {
             if let Some(route) = show_route(sql, ctx) {
                 routes.push(route);
                 continue;
             }
         }
-        if let Some(route) = procedure(statement)? {
+        if let Some(route) = procedure(&statement)? {
             routes.push(route);
             continue;
         }
         if let Role::Tenant(_) = ctx.role {
-            policy::check_tenant(statement, ctx)?;
+            policy::check_tenant(&statement, ctx)?;
         }
         routes.push(route(statement, ctx)?);
     }
     match routes.as_slice() {
         [] => Err(Error::Empty),
-        [single] => Ok(single.clone()),
+        [_] => Ok(routes.remove(0)),
         many if many.iter().all(|r| *r == Route::Forward) => Ok(Route::Forward),
         _ => Err(Error::NotSupported(
             "statements on model tables, USE, KILL, SHOW and SET stardust_* must be sent as statements of their \
@@ -196,22 +199,22 @@ fn procedure(statement: &Statement) -> Result<Option<Route>, Error> {
     }
 }
 
-fn route(statement: &Statement, ctx: &Context<'_>) -> Result<Route, Error> {
-    if let Some(route) = introspection(statement, ctx) {
+/// Takes the statement by value: a Route owns it, and a multi-row INSERT is not worth copying.
+fn route(statement: Statement, ctx: &Context<'_>) -> Result<Route, Error> {
+    if let Some(route) = introspection(&statement, ctx) {
         return Ok(route);
     }
-    let tables = names::tables(statement, ctx.home);
+    let tables = names::tables(&statement, ctx.home);
     if tables.iter().any(|t| matches!(t, Table::Virtual(_))) {
-        let boxed = Box::new(statement.clone());
-        return Ok(if crate::ddl::is_model_ddl(statement) {
-            Route::ModelDdl(boxed)
+        return Ok(if crate::ddl::is_model_ddl(&statement) {
+            Route::ModelDdl(Box::new(statement))
         } else {
-            Route::Virtual(boxed)
+            Route::Virtual(Box::new(statement))
         });
     }
     if tables.iter().any(|t| matches!(t, Table::System(_))) {
         return match statement {
-            Statement::Query(_) => Ok(Route::SystemSchema(Box::new(statement.clone()))),
+            Statement::Query(_) => Ok(Route::SystemSchema(Box::new(statement))),
             _ => Err(Error::NotSupported(
                 "the stardust schema is read-only: its state changes through DDL, writes and the daemons"
                     .to_string(),
@@ -222,9 +225,9 @@ fn route(statement: &Statement, ctx: &Context<'_>) -> Result<Route, Error> {
         .iter()
         .any(|t| matches!(t, Table::InformationSchema(_)))
     {
-        return Ok(Route::InformationSchema(Box::new(statement.clone())));
+        return Ok(Route::InformationSchema(Box::new(statement)));
     }
-    Ok(match statement {
+    Ok(match &statement {
         Statement::Use(Use::Database(name) | Use::Schema(name) | Use::Object(name)) => {
             Route::Use(last_part(name))
         }

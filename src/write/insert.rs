@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 
 use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Params, Row, Value};
+use mysql_async::{Conn, Row, Value};
 use sqlparser::ast::{Expr, Insert, SetExpr, TableObject};
 
+use super::literal;
 use super::payload::payload;
 use super::shadow::{table_name, Shadows};
 use super::{Error, Written};
 use crate::catalog::{Field, Model};
-use crate::sql::quote_identifier;
+use crate::sql::{quote_identifier, quote_text, quote_value};
+use std::fmt::Write;
 
 /// Rows per backend statement.
 pub const CHUNK: usize = 500;
@@ -185,9 +187,15 @@ async fn write(
     let mut written = Written::default();
     match rows {
         Rows::Values(rows) => {
+            let mut clock = Clock::default();
             for chunk in rows.chunks(CHUNK) {
-                fill(conn, shadow, model, targets, chunk).await?;
-                let coerced = read_back(conn, shadow, model).await?;
+                let coerced = match literal_rows(model, targets, chunk) {
+                    Some(rows) => clock.stamp(conn, rows).await?,
+                    None => {
+                        fill(conn, shadow, model, targets, chunk).await?;
+                        read_back(conn, shadow, model).await?
+                    }
+                };
                 store(conn, model, tenant, &coerced, &mut written).await?;
             }
         }
@@ -237,6 +245,105 @@ pub(super) struct Coerced {
     pub created_at: String,
     pub updated_at: String,
     pub values: Vec<Option<String>>,
+}
+
+/// A timestamp of a row the proxy coerced: the statement's `NOW()`, `UTC_TIMESTAMP()` (what an omitted or NULL
+/// `created_at`/`updated_at` becomes), or a literal.
+enum Stamp {
+    Now,
+    Utc,
+    At(String),
+}
+
+/// A row the proxy coerced itself.
+struct Literal {
+    created_at: Stamp,
+    updated_at: Stamp,
+    values: Vec<Option<String>>,
+}
+
+/// The rows coerced in the proxy, when every value is a literal whose stored form is certain (see
+/// [`literal`]); `None` sends the chunk through the shadow table, which also reports every error.
+fn literal_rows(model: &Model, targets: &[Target], rows: &[&[Expr]]) -> Option<Vec<Literal>> {
+    let mut seen = Vec::with_capacity(targets.len());
+    for target in targets {
+        if matches!(target, Target::Unknown(_)) || seen.contains(&target) {
+            return None;
+        }
+        seen.push(target);
+    }
+    let stamp = |value: &Expr| match value {
+        Expr::Value(v) if matches!(v.value, sqlparser::ast::Value::Null) => Some(Stamp::Utc),
+        _ if literal::is_now(value) => Some(Stamp::Now),
+        _ => literal::datetime_literal(value).map(Stamp::At),
+    };
+    let mut literals = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.len() != targets.len() {
+            return None;
+        }
+        let mut values = vec![None; model.fields.len()];
+        let mut given = vec![false; model.fields.len()];
+        let (mut created_at, mut updated_at) = (Stamp::Utc, Stamp::Utc);
+        for (target, value) in targets.iter().zip(row.iter()) {
+            match target {
+                Target::Id => check_id(value).ok()?,
+                Target::CreatedAt => created_at = stamp(value)?,
+                Target::UpdatedAt => updated_at = stamp(value)?,
+                Target::Field(i) => {
+                    values[*i] = literal::coerce(&model.fields[*i], value)?;
+                    given[*i] = true;
+                }
+                Target::Unknown(_) => return None,
+            }
+        }
+        for (i, field) in model.fields.iter().enumerate() {
+            if !given[i] {
+                values[i] = literal::omitted(field)?;
+            }
+        }
+        literals.push(Literal {
+            created_at,
+            updated_at,
+            values,
+        });
+    }
+    Some(literals)
+}
+
+/// The statement's clock, read from the backend once, when a row first needs it.
+#[derive(Default)]
+struct Clock {
+    now: Option<(String, String)>,
+}
+
+impl Clock {
+    async fn stamp(&mut self, conn: &mut Conn, rows: Vec<Literal>) -> Result<Vec<Coerced>, Error> {
+        let needed = rows
+            .iter()
+            .any(|r| !matches!((&r.created_at, &r.updated_at), (Stamp::At(_), Stamp::At(_))));
+        if needed && self.now.is_none() {
+            self.now = conn
+                .query_first(
+                    "SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s')",
+                )
+                .await?;
+        }
+        let (now, utc) = self.now.clone().unwrap_or_default();
+        let text = |stamp: Stamp| match stamp {
+            Stamp::Now => now.clone(),
+            Stamp::Utc => utc.clone(),
+            Stamp::At(text) => text,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| Coerced {
+                created_at: text(row.created_at),
+                updated_at: text(row.updated_at),
+                values: row.values,
+            })
+            .collect())
+    }
 }
 
 /// Runs the values through the shadow table, where the backend coerces them.
@@ -316,20 +423,24 @@ async fn insert_entries(
     tenant: u64,
     rows: &[Coerced],
 ) -> Result<u64, Error> {
-    let placeholders = vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ");
-    let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 5);
-    for row in rows {
-        params.push(tenant.into());
-        params.push(model.id.into());
-        params.push(row.created_at.as_str().into());
-        params.push(row.updated_at.as_str().into());
-        params.push(payload(&model.fields, &row.values).into());
+    let mut sql = String::with_capacity(rows.len() * 160);
+    sql.push_str(
+        "INSERT INTO entry_data (tenant_id, model_id, created_at, updated_at, fields) VALUES ",
+    );
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(
+            sql,
+            "({tenant}, {}, {}, {}, {})",
+            model.id,
+            quote_text(&row.created_at),
+            quote_text(&row.updated_at),
+            quote_text(&payload(&model.fields, &row.values))
+        );
     }
-    conn.exec_drop(
-        format!("INSERT INTO entry_data (tenant_id, model_id, created_at, updated_at, fields) VALUES {placeholders}"),
-        Params::Positional(params),
-    )
-    .await?;
+    conn.query_drop(sql).await?;
     Ok(conn.last_insert_id().unwrap_or(0))
 }
 
@@ -357,20 +468,19 @@ pub(super) async fn write_slots(
             .iter()
             .filter_map(|(_, f)| f.slot.as_ref().map(|s| s.column.as_str()))
             .collect();
-        let row_marks = format!("(?, ?{})", ", ?".repeat(columns.len()));
-        let placeholders = vec![row_marks.as_str(); rows.len()].join(", ");
-        let mut params: Vec<Value> = Vec::with_capacity(rows.len() * (columns.len() + 2));
-        for (id, row) in ids.iter().zip(rows) {
-            params.push((*id).into());
-            params.push(tenant.into());
-            for (i, _) in fields {
-                params.push(row.values[*i].clone().into());
-            }
-        }
         let mut sql = format!(
-            "INSERT INTO `{table}` (entry_id, tenant_id, {}) VALUES {placeholders}",
+            "INSERT INTO `{table}` (entry_id, tenant_id, {}) VALUES ",
             columns.join(", ")
         );
+        for (n, (id, row)) in ids.iter().zip(rows).enumerate() {
+            sql.push_str(if n > 0 { ", (" } else { "(" });
+            let _ = write!(sql, "{id}, {tenant}");
+            for (i, _) in fields {
+                sql.push_str(", ");
+                sql.push_str(&quote_value(row.values[*i].as_deref()));
+            }
+            sql.push(')');
+        }
         if replace {
             let updates: Vec<String> = columns
                 .iter()
@@ -378,19 +488,21 @@ pub(super) async fn write_slots(
                 .collect();
             sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", ")));
         }
-        conn.exec_drop(sql, Params::Positional(params)).await?;
+        conn.query_drop(sql).await?;
     }
     if model
         .fields
         .iter()
         .any(|f| f.filterable && f.slot.is_none())
     {
-        let placeholders = vec!["(?, UTC_TIMESTAMP())"; rows.len()].join(", ");
-        let ids: Vec<Value> = ids.iter().map(|id| (*id).into()).collect();
-        conn.exec_drop(
-            format!("INSERT IGNORE INTO stardust_sync_queue (entry_id, created_at) VALUES {placeholders}"),
-            Params::Positional(ids),
-        )
+        let values: Vec<String> = ids
+            .iter()
+            .map(|id| format!("({id}, UTC_TIMESTAMP())"))
+            .collect();
+        conn.query_drop(format!(
+            "INSERT IGNORE INTO stardust_sync_queue (entry_id, created_at) VALUES {}",
+            values.join(", ")
+        ))
         .await?;
     }
     Ok(())

@@ -4,14 +4,14 @@
 
 use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Params, Row, Value};
+use mysql_async::{Conn, Row, Value};
 
 use super::insert::{coerced, rename_shadow, write_slots, Coerced, CHUNK};
 use super::payload::payload;
 use super::shadow::Shadows;
 use super::{Error, Written};
 use crate::catalog::Model;
-use crate::sql::quote_identifier;
+use crate::sql::{quote_identifier, quote_text};
 
 /// What an UPDATE reports: rows changed (or matched, for CLIENT_FOUND_ROWS backends) and MySQL's info text.
 #[derive(Debug, Clone, Default)]
@@ -128,23 +128,24 @@ async fn rewrite_entries(
     if ids.is_empty() {
         return Ok(());
     }
-    let placeholders = vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
-    let mut params: Vec<Value> = Vec::with_capacity(rows.len() * 6);
-    for (id, row) in ids.iter().zip(rows) {
-        params.push((*id).into());
-        params.push(tenant.into());
-        params.push(model.id.into());
-        params.push(row.created_at.as_str().into());
-        params.push(row.updated_at.as_str().into());
-        params.push(payload(&model.fields, &row.values).into());
-    }
-    conn.exec_drop(
-        format!(
-            "INSERT INTO entry_data (id, tenant_id, model_id, created_at, updated_at, fields) VALUES {placeholders} \
-             ON DUPLICATE KEY UPDATE fields = VALUES(fields), updated_at = VALUES(updated_at)"
-        ),
-        Params::Positional(params),
-    )
+    let values: Vec<String> = ids
+        .iter()
+        .zip(rows)
+        .map(|(id, row)| {
+            format!(
+                "({id}, {tenant}, {}, {}, {}, {})",
+                model.id,
+                quote_text(&row.created_at),
+                quote_text(&row.updated_at),
+                quote_text(&payload(&model.fields, &row.values))
+            )
+        })
+        .collect();
+    conn.query_drop(format!(
+        "INSERT INTO entry_data (id, tenant_id, model_id, created_at, updated_at, fields) VALUES {} \
+         ON DUPLICATE KEY UPDATE fields = VALUES(fields), updated_at = VALUES(updated_at)",
+        values.join(", ")
+    ))
     .await?;
     Ok(())
 }

@@ -220,7 +220,7 @@ async fn the_watcher_keeps_capacity_ahead_of_demand_on_one_instance() {
     assert_eq!(
         watcher.tick().await.unwrap(),
         Tick::Idle,
-        "capacity is above the low-water mark"
+        "the free ratio is above the threshold"
     );
     assert_eq!(pages(&mut registry).await, Some(1));
 }
@@ -684,6 +684,11 @@ async fn poison_entries_go_to_the_dlq_and_replay_after_a_fix() {
         .unwrap();
 
     let backend = proxy.state.backend.clone();
+    // The Watcher provisions a page indexed for the waiting field before the Reconciler can project it.
+    stardust::daemons::watcher::Watcher::new(backend.clone())
+        .tick()
+        .await
+        .unwrap();
     until_idle(|| sync_queue::tick(&backend)).await;
     let queued: Option<u64> = direct
         .query_first("SELECT COUNT(*) FROM stardust_sync_queue")

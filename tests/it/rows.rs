@@ -498,9 +498,13 @@ async fn a_field_without_a_live_slot_is_written_to_json_and_queued() {
         .await
         .unwrap();
     assert_eq!(found, vec!["a"]);
-    // The Reconciler drains the queue: a free indexed slot is reserved and the queued entries projected.
+    // No free indexed slot is left, so the Reconciler waits; the Watcher provisions a page indexed for the
+    // waiting field; then the Reconciler reserves a slot on it and projects the queued entries.
     let backend = proxy.state.backend.clone();
     use stardust::daemons::{sync_queue, Tick};
+    assert_eq!(sync_queue::tick(&backend).await.unwrap(), Tick::Idle);
+    let watcher = stardust::daemons::watcher::Watcher::new(backend.clone());
+    assert_eq!(watcher.tick().await.unwrap(), Tick::Worked);
     assert_eq!(sync_queue::tick(&backend).await.unwrap(), Tick::Worked);
     assert_eq!(sync_queue::tick(&backend).await.unwrap(), Tick::Idle);
     let queued: Option<u64> = direct
@@ -843,4 +847,94 @@ async fn running(conn: &mut Conn, pattern: &str) -> u64 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("no statement like {pattern} ran within a minute");
+}
+
+#[tokio::test]
+async fn literals_are_stored_as_the_native_twin_stores_them() {
+    // Most literals are coerced by the proxy itself (no shadow-table round trip); the rest by the backend.
+    // Either way each must land exactly as in a native table, and each refusal must be the backend's own.
+    let columns = "s VARCHAR(5), c CHAR(3), t TEXT, i INT, u TINYINT UNSIGNED, b BIGINT UNSIGNED, \
+                   d DECIMAL(6,2), dt DATE, ts DATETIME";
+    let proxy = Proxy::start().await;
+    let mut ours = proxy.tenant(1).await;
+    ours.query_drop(format!(
+        "CREATE TABLE model_lit ({columns}, INDEX (s), INDEX (i), INDEX (d), INDEX (ts))"
+    ))
+    .await
+    .unwrap();
+    let native_db = fresh_database().await;
+    let mut theirs = direct(Some(&native_db)).await;
+    theirs
+        .query_drop(format!(
+            "CREATE TABLE model_lit (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
+             created_at DATETIME, updated_at DATETIME) DEFAULT CHARSET=utf8mb4"
+        ))
+        .await
+        .unwrap();
+    let stored = [
+        "('héllo', 'ab ', 'x', 007, 255, 18446744073709551615, 12.5, '2024-02-29', '2024-01-02')",
+        "('ab  ', 'abc', '', -2147483648, 0, 0, -0012.340, '1000-01-01', '2024-01-02 23:59:59')",
+        "('it''s', NULL, 'a\\nb\\tc\\\\d\\%e', 2147483647, NULL, NULL, .5, NULL, NULL)",
+        "('q\"\\'x', 'z', 'ünï😀', 0, 1, 1, 1234.56, '9999-12-31', '9999-12-31 23:59:59')",
+        // Values only the backend can coerce: rounding, CHAR's trailing spaces, numbers as strings, functions.
+        "('r', 'a  ', 'y', '42', '7', 3.7, 1.125, '2024-1-2', '2024-01-02T03:04:05')",
+        "(CONCAT('a', 'b'), 'x', NULL, 1.5, TRUE, 2e3, -0.0, 20240102, '2024-01-02 03:04')",
+    ];
+    for row in stored {
+        let sql = format!("INSERT INTO model_lit (s, c, t, i, u, b, d, dt, ts) VALUES {row}");
+        ours.query_drop(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        theirs.query_drop(&sql).await.unwrap();
+    }
+    let all = stored.join(", ");
+    let sql = format!("INSERT INTO model_lit (s, c, t, i, u, b, d, dt, ts) VALUES {all}");
+    ours.query_drop(&sql).await.unwrap();
+    theirs.query_drop(&sql).await.unwrap();
+    assert_eq!(ours.affected_rows(), theirs.affected_rows());
+    let refused = [
+        "('toolong', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+        "(NULL, NULL, NULL, 2147483648, NULL, NULL, NULL, NULL, NULL)",
+        "(NULL, NULL, NULL, NULL, 256, NULL, NULL, NULL, NULL)",
+        "(NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, NULL)",
+        "(NULL, NULL, NULL, NULL, NULL, NULL, 10000, NULL, NULL)",
+        "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2023-02-29', NULL)",
+        "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-01-02 24:00:00')",
+    ];
+    for row in refused {
+        let sql = format!("INSERT INTO model_lit (s, c, t, i, u, b, d, dt, ts) VALUES ('ok', NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL), {row}");
+        let a = server_error(ours.query_drop(&sql).await);
+        let b = server_error(theirs.query_drop(&sql).await);
+        assert_eq!(a.code, b.code, "{sql}: {} / {}", a.message, b.message);
+    }
+    crate::support::same_answers(
+        &mut ours,
+        &mut theirs,
+        &[
+            "SELECT id, s, c, t, i, u, b, d, dt, ts FROM model_lit ORDER BY id",
+            "SELECT HEX(s), HEX(t), LENGTH(c) FROM model_lit ORDER BY id",
+            "SELECT COUNT(*) FROM model_lit WHERE s = 'ab' AND d > 0",
+            // Backslashes and doubled quotes reach the backend as the client wrote them.
+            r#"SELECT id FROM model_lit WHERE s IN ('it''s', 'q"\'x', 'a\\b') ORDER BY id"#,
+            r#"SELECT id, CONCAT(s, '\\', '''') FROM model_lit WHERE s LIKE 'q%' ORDER BY id"#,
+        ],
+    )
+    .await;
+    // Omitted timestamps are the statement's UTC time; given ones are kept.
+    ours.query_drop(
+        "INSERT INTO model_lit (s, created_at) VALUES ('stamp', '2020-05-06 07:08:09')",
+    )
+    .await
+    .unwrap();
+    let stamps: Option<(String, i64)> = ours
+        .query_first(
+            "SELECT DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), ABS(TIMESTAMPDIFF(SECOND, updated_at, UTC_TIMESTAMP())) \
+             FROM model_lit WHERE s = 'stamp'",
+        )
+        .await
+        .unwrap();
+    let (created, drift) = stamps.unwrap();
+    assert_eq!(created, "2020-05-06 07:08:09");
+    assert!(drift < 60, "updated_at is now, in UTC: {drift} s away");
+    crate::support::no_drift(&proxy.state.backend).await;
 }
