@@ -258,55 +258,52 @@ pub(super) fn native_column(source: &crate::rewrite::select::Source, database: &
         Source::CreatedAt(model) => (model, model.fields.len() + 1),
         Source::UpdatedAt(model) => (model, model.fields.len() + 2),
     };
-    result_columns(model, database).swap_remove(index)
+    column(model, index, database)
 }
 
-/// The column definitions a native table with the model's columns would send.
-pub fn result_columns(model: &Model, database: &str) -> Vec<Column> {
+/// Column `index` of the model's table: `id`, the fields in order, `created_at`, `updated_at`.
+fn column(model: &Model, index: usize, database: &str) -> Column {
     let table = model.table_name();
-    let id_flags = ColumnFlags::NOT_NULL_FLAG
-        | ColumnFlags::PRI_KEY_FLAG
-        | ColumnFlags::UNSIGNED_FLAG
-        | ColumnFlags::AUTO_INCREMENT_FLAG
-        | ColumnFlags::NUM_FLAG;
-    let mut columns = vec![Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
-        .with_schema(database.as_bytes())
-        .with_table(table.as_bytes())
-        .with_org_table(table.as_bytes())
-        .with_name(b"id")
-        .with_org_name(b"id")
-        .with_flags(id_flags)
-        .with_column_length(20)
-        .with_character_set(63)];
-    for field in &model.fields {
-        let wire = field.shape.wire;
-        let column_type =
-            ColumnType::try_from(wire.column_type).unwrap_or(ColumnType::MYSQL_TYPE_VAR_STRING);
-        columns.push(
-            Column::new(column_type)
-                .with_schema(database.as_bytes())
-                .with_table(table.as_bytes())
-                .with_org_table(table.as_bytes())
-                .with_name(field.name.as_bytes())
-                .with_org_name(field.name.as_bytes())
+    let named = |column_type: ColumnType, name: &str| {
+        Column::new(column_type)
+            .with_schema(database.as_bytes())
+            .with_table(table.as_bytes())
+            .with_org_table(table.as_bytes())
+            .with_name(name.as_bytes())
+            .with_org_name(name.as_bytes())
+    };
+    if index == 0 {
+        let id_flags = ColumnFlags::NOT_NULL_FLAG
+            | ColumnFlags::PRI_KEY_FLAG
+            | ColumnFlags::UNSIGNED_FLAG
+            | ColumnFlags::AUTO_INCREMENT_FLAG
+            | ColumnFlags::NUM_FLAG;
+        return named(ColumnType::MYSQL_TYPE_LONGLONG, "id")
+            .with_flags(id_flags)
+            .with_column_length(20)
+            .with_character_set(63);
+    }
+    match model.fields.get(index - 1) {
+        Some(field) => {
+            let wire = field.shape.wire;
+            let column_type =
+                ColumnType::try_from(wire.column_type).unwrap_or(ColumnType::MYSQL_TYPE_VAR_STRING);
+            named(column_type, &field.name)
                 .with_flags(ColumnFlags::from_bits_truncate(wire.flags))
                 .with_column_length(wire.length)
                 .with_decimals(wire.decimals)
-                .with_character_set(wire.charset),
-        );
-    }
-    for name in ["created_at", "updated_at"] {
-        columns.push(
-            Column::new(ColumnType::MYSQL_TYPE_DATETIME)
-                .with_schema(database.as_bytes())
-                .with_table(table.as_bytes())
-                .with_org_table(table.as_bytes())
-                .with_name(name.as_bytes())
-                .with_org_name(name.as_bytes())
+                .with_character_set(wire.charset)
+        }
+        None => {
+            let name = if index == model.fields.len() + 1 {
+                "created_at"
+            } else {
+                "updated_at"
+            };
+            named(ColumnType::MYSQL_TYPE_DATETIME, name)
                 .with_flags(ColumnFlags::NOT_NULL_FLAG | ColumnFlags::BINARY_FLAG)
                 .with_column_length(19)
-                .with_character_set(63),
-        );
+                .with_character_set(63)
+        }
     }
-    columns
 }

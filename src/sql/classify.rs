@@ -76,7 +76,20 @@ pub enum ModelShow {
 /// Parses `sql` and routes it. Admins' statements that sqlparser cannot read go to the backend, which is the
 /// authority on MySQL syntax; tenants' are refused, since the proxy must understand everything a tenant sends.
 pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
-    let statements = match Parser::parse_sql(&MySqlDialect {}, sql) {
+    // Tokenized once: the parser reads the tokens, and the policy looks among them for INTO.
+    let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize_with_location();
+    let mentions_into = tokens.as_ref().ok().map(|tokens| {
+        tokens
+            .iter()
+            .any(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::INTO))
+    });
+    let parsed = match tokens {
+        Ok(tokens) => Parser::new(&MySqlDialect {})
+            .with_tokens_with_locations(tokens)
+            .parse_statements(),
+        Err(_) => Parser::parse_sql(&MySqlDialect {}, sql),
+    };
+    let statements = match parsed {
         Ok(statements) => statements,
         Err(e) => {
             // sqlparser reads SHOW INDEX and SHOW TABLE STATUS loosely or not at all; read them from tokens.
@@ -92,6 +105,8 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
             };
         }
     };
+    // The text's INTO belongs to the statement only when the text holds one statement.
+    let into = mentions_into.filter(|_| statements.len() == 1);
     let mut routes = Vec::with_capacity(statements.len());
     for mut statement in statements {
         // Whatever is printed from the AST — backend SQL, the policy's own checks — must say what the client
@@ -108,7 +123,7 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
             continue;
         }
         if let Role::Tenant(_) = ctx.role {
-            policy::check_tenant(&statement, ctx)?;
+            policy::check_tenant(&statement, ctx, into)?;
         }
         routes.push(route(statement, ctx)?);
     }

@@ -23,8 +23,14 @@ const DENIED_FUNCTIONS: [&str; 7] = [
 ];
 
 /// Refuses what a tenant login may not send. A tenant reaches its own model tables (in its home database) and
-/// the information_schema tables the proxy answers with its virtual rows — never a backend table.
-pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Error> {
+/// the information_schema tables the proxy answers with its virtual rows — never a backend table. `into` says
+/// whether the statement's own text holds the keyword INTO, when the caller tokenized it; `None` looks for it in
+/// the printed statement.
+pub fn check_tenant(
+    statement: &Statement,
+    ctx: &Context<'_>,
+    into: Option<bool>,
+) -> Result<(), Error> {
     // SHOW TABLES names a database, not a table; the proxy answers it from the tenant's own models.
     if let Statement::ShowTables { show_options, .. } = statement {
         return match show_options
@@ -58,9 +64,9 @@ pub fn check_tenant(statement: &Statement, ctx: &Context<'_>) -> Result<(), Erro
         )));
     }
     match statement {
-        Statement::Query(_) if has_into(statement) => Err(Error::PrivilegeDenied(
-            "SELECT … INTO is not available to tenant logins".to_string(),
-        )),
+        Statement::Query(_) if into.unwrap_or_else(|| has_into(statement)) => Err(
+            Error::PrivilegeDenied("SELECT … INTO is not available to tenant logins".to_string()),
+        ),
         Statement::Query(_) => Ok(()),
         // Statements on the tenant's own model tables (the relation check above admitted nothing else).
         Statement::Insert(_)
@@ -262,6 +268,7 @@ mod tests {
             "ROLLBACK",
             "SHOW VARIABLES LIKE 'sql_mode'",
             "SELECT 1 FROM dual",
+            "SELECT 'INTO @x' /* INTO @y */",
         ] {
             assert_eq!(classify(sql, &TENANT), Ok(Route::Forward), "{sql}");
         }
@@ -294,6 +301,7 @@ mod tests {
             "SELECT 1 UNION SELECT 'x' INTO OUTFILE '/tmp/x'",
             "(SELECT 1) INTO @x",
             "SELECT 1 INTO @x",
+            "SELECT 1; SELECT 2 INTO @x",
             "SHOW ENGINE INNODB STATUS",
             "SHOW GRANTS",
             "SHOW INDEX FROM entry_data",
