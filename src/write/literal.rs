@@ -86,6 +86,8 @@ fn kind(column_type: &str) -> Option<Kind> {
 /// The stored text of `expr` in `field` — `Some(None)` for NULL — or `None` when only the backend can say.
 pub fn coerce(field: &Field, expr: &Expr) -> Option<Option<String>> {
     let shape = &field.shape;
+    // JSON (MariaDB prints it as longtext) must be valid JSON: the backend checks it.
+    field.family?;
     let kind = kind(&shape.column_type)?;
     match expr {
         Expr::Value(v) if matches!(v.value, Value::Null) => shape.nullable.then_some(None),
@@ -262,7 +264,7 @@ mod tests {
         Field {
             id: 1,
             name: "f".to_string(),
-            family: None,
+            family: Some(crate::catalog::Family::Str),
             filterable: false,
             index_name: None,
             ordinal: 1,
@@ -388,6 +390,14 @@ mod tests {
         );
         assert_eq!(omitted(&field("int(11)", true)), Some(None));
         assert_eq!(omitted(&field("int(11)", false)), None);
+        let mut json = field("longtext", true);
+        json.family = None;
+        let text = Parser::new(&MySqlDialect {})
+            .try_with_sql("'{bad'")
+            .unwrap()
+            .parse_expr()
+            .unwrap();
+        assert_eq!(coerce(&json, &text), None, "JSON is checked by the backend");
         let parse = |sql: &str| {
             Parser::new(&MySqlDialect {})
                 .try_with_sql(sql)

@@ -854,7 +854,7 @@ async fn literals_are_stored_as_the_native_twin_stores_them() {
     // Most literals are coerced by the proxy itself (no shadow-table round trip); the rest by the backend.
     // Either way each must land exactly as in a native table, and each refusal must be the backend's own.
     let columns = "s VARCHAR(5), c CHAR(3), t TEXT, i INT, u TINYINT UNSIGNED, b BIGINT UNSIGNED, \
-                   d DECIMAL(6,2), dt DATE, ts DATETIME";
+                   d DECIMAL(6,2), dt DATE, ts DATETIME, j JSON";
     let proxy = Proxy::start().await;
     let mut ours = proxy.tenant(1).await;
     ours.query_drop(format!(
@@ -871,38 +871,45 @@ async fn literals_are_stored_as_the_native_twin_stores_them() {
         ))
         .await
         .unwrap();
+    // (s, t, i, u, b, d, dt, ts, j): every value of the first four rows is one the proxy coerces itself.
     let stored = [
-        "('héllo', 'ab ', 'x', 007, 255, 18446744073709551615, 12.5, '2024-02-29', '2024-01-02')",
-        "('ab  ', 'abc', '', -2147483648, 0, 0, -0012.340, '1000-01-01', '2024-01-02 23:59:59')",
-        "('it''s', NULL, 'a\\nb\\tc\\\\d\\%e', 2147483647, NULL, NULL, .5, NULL, NULL)",
-        "('q\"\\'x', 'z', 'ünï😀', 0, 1, 1, 1234.56, '9999-12-31', '9999-12-31 23:59:59')",
-        // Values only the backend can coerce: rounding, CHAR's trailing spaces, numbers as strings, functions.
-        "('r', 'a  ', 'y', '42', '7', 3.7, 1.125, '2024-1-2', '2024-01-02T03:04:05')",
-        "(CONCAT('a', 'b'), 'x', NULL, 1.5, TRUE, 2e3, -0.0, 20240102, '2024-01-02 03:04')",
+        "('héllo', 'x', 007, 255, 18446744073709551615, 12.5, '2024-02-29', '2024-01-02', '{\"a\": 1}')",
+        "('ab  ', '', -2147483648, 0, 0, -0012.340, '1000-01-01', '2024-01-02 23:59:59', NULL)",
+        "('it''s', 'a\\nb\\tc\\\\d\\%e', 2147483647, NULL, NULL, .5, NULL, NULL, NULL)",
+        "('q\"\\'x', 'ünï😀', 0, 1, 1, 1234.56, '9999-12-31', '9999-12-31 23:59:59', NULL)",
+        // Values only the backend can coerce: rounding, numbers as strings, functions, JSON.
+        "('r', 'y', '42', '7', 3.7, 1.125, '2024-1-2', '2024-01-02T03:04:05', '[1, 2.5, null]')",
+        "(CONCAT('a', 'b'), NULL, 1.5, TRUE, 2e3, -0.0, 20240102, '2024-01-02 03:04', '\"x\"')",
     ];
+    let columns = "s, t, i, u, b, d, dt, ts, j";
     for row in stored {
-        let sql = format!("INSERT INTO model_lit (s, c, t, i, u, b, d, dt, ts) VALUES {row}");
+        let sql = format!("INSERT INTO model_lit ({columns}) VALUES {row}");
         ours.query_drop(&sql)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         theirs.query_drop(&sql).await.unwrap();
     }
     let all = stored.join(", ");
-    let sql = format!("INSERT INTO model_lit (s, c, t, i, u, b, d, dt, ts) VALUES {all}");
+    let sql = format!("INSERT INTO model_lit ({columns}) VALUES {all}");
     ours.query_drop(&sql).await.unwrap();
     theirs.query_drop(&sql).await.unwrap();
     assert_eq!(ours.affected_rows(), theirs.affected_rows());
+    // CHAR drops trailing spaces: the backend decides.
+    let sql = "INSERT INTO model_lit (s, c) VALUES ('c1', 'ab '), ('c2', 'a  '), ('c3', NULL)";
+    ours.query_drop(sql).await.unwrap();
+    theirs.query_drop(sql).await.unwrap();
     let refused = [
         "('toolong', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
-        "(NULL, NULL, NULL, 2147483648, NULL, NULL, NULL, NULL, NULL)",
-        "(NULL, NULL, NULL, NULL, 256, NULL, NULL, NULL, NULL)",
-        "(NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, NULL)",
-        "(NULL, NULL, NULL, NULL, NULL, NULL, 10000, NULL, NULL)",
-        "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2023-02-29', NULL)",
-        "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-01-02 24:00:00')",
+        "(NULL, NULL, 2147483648, NULL, NULL, NULL, NULL, NULL, NULL)",
+        "(NULL, NULL, NULL, 256, NULL, NULL, NULL, NULL, NULL)",
+        "(NULL, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL)",
+        "(NULL, NULL, NULL, NULL, NULL, 10000, NULL, NULL, NULL)",
+        "(NULL, NULL, NULL, NULL, NULL, NULL, '2023-02-29', NULL, NULL)",
+        "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-01-02 24:00:00', NULL)",
+        "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{bad')",
     ];
     for row in refused {
-        let sql = format!("INSERT INTO model_lit (s, c, t, i, u, b, d, dt, ts) VALUES ('ok', NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL), {row}");
+        let sql = format!("INSERT INTO model_lit ({columns}) VALUES ('ok', NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL), {row}");
         let a = server_error(ours.query_drop(&sql).await);
         let b = server_error(theirs.query_drop(&sql).await);
         assert_eq!(a.code, b.code, "{sql}: {} / {}", a.message, b.message);
@@ -911,7 +918,7 @@ async fn literals_are_stored_as_the_native_twin_stores_them() {
         &mut ours,
         &mut theirs,
         &[
-            "SELECT id, s, c, t, i, u, b, d, dt, ts FROM model_lit ORDER BY id",
+            "SELECT id, s, c, t, i, u, b, d, dt, ts, j FROM model_lit ORDER BY id",
             "SELECT HEX(s), HEX(t), LENGTH(c) FROM model_lit ORDER BY id",
             "SELECT COUNT(*) FROM model_lit WHERE s = 'ab' AND d > 0",
             // Backslashes and doubled quotes reach the backend as the client wrote them.
