@@ -122,6 +122,8 @@ pub struct Slot {
     pub status: SlotStatus,
     /// Whether the page has the `(tenant_id, slot)` index `ix_<table>_<column>`.
     pub indexed: bool,
+    /// The slot column's collation: the backend's default for utf8mb4, which pages are created with.
+    pub collation: Option<String>,
 }
 
 /// How the backend itself describes the declared column: printed type, nullability, default, and the column

@@ -95,7 +95,7 @@ pub async fn bump<Q: Queryable>(conn: &mut Q) -> Result<(), backend::Error> {
 const LOAD: &str = "SELECT m.id, m.name, DATE_FORMAT(m.created_at, '%Y-%m-%d %H:%i:%s'), \
     f.id, f.name, f.declared_type, f.is_filterable, f.ordinal, f.declared_sql, f.column_type, f.is_nullable, \
     f.default_value, f.collation_name, f.column_comment, f.wire_meta, f.index_name, \
-    a.page_id, a.slot_column, a.status, p.table_name, a.is_indexed \
+    a.page_id, a.slot_column, a.status, p.table_name, a.is_indexed, COLLATION(CONVERT('' USING utf8mb4)) \
     FROM stardust_models m \
     LEFT JOIN stardust_fields f ON f.model_id = m.id \
     LEFT JOIN stardust_slot_assignments a ON a.live_field_id = f.id \
@@ -148,6 +148,7 @@ fn field_of(row: &Row) -> Option<Field> {
             column,
             status: SlotStatus::parse(&status)?,
             indexed: row.get::<Option<bool>, _>(20).flatten().unwrap_or(false),
+            collation: opt(21),
         }),
         _ => None,
     };

@@ -37,6 +37,7 @@ fn field(
             column: column.to_string(),
             status,
             indexed: true,
+            collation: Some("utf8mb4_general_ci".to_string()),
         }),
     }
 }

@@ -282,6 +282,10 @@ fn field_expression(field: &Field) -> (String, Option<(u32, String)>) {
         if exact {
             let expr = if base == "date" {
                 format!("CAST({slot_expr} AS DATE)")
+            } else if family == Family::Str && field.shape.collation != slot.collation {
+                // A collation of the user's own (say utf8mb4_bin) compares and sorts as declared; the slot's
+                // index cannot serve that comparison, so such a field's filters are correct but not indexed.
+                collated(&slot_expr, field)
             } else {
                 slot_expr
             };
@@ -292,7 +296,8 @@ fn field_expression(field: &Field) -> (String, Option<(u32, String)>) {
     let text = format!("JSON_UNQUOTE({raw})");
     let expr = match field.family {
         None => raw,
-        Some(Family::Str) => text,
+        // JSON strings are utf8mb4_bin: compare and sort them as the declared column would.
+        Some(Family::Str) => collated(&text, field),
         Some(Family::Int) if column_type.contains("unsigned") => {
             format!("CAST({text} AS UNSIGNED)")
         }
@@ -319,6 +324,27 @@ fn field_expression(field: &Field) -> (String, Option<(u32, String)>) {
         }
     };
     (expr, None)
+}
+
+/// A string expression in the field's declared collation (and character set), when the field has one.
+fn collated(expr: &str, field: &Field) -> String {
+    let Some(collation) = field.shape.collation.as_deref() else {
+        return expr.to_string();
+    };
+    let charset = collation.split('_').next().unwrap_or_default();
+    if collation.is_empty()
+        || charset.is_empty()
+        || !collation
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return expr.to_string();
+    }
+    if charset == "utf8mb4" {
+        format!("({expr} COLLATE {collation})")
+    } else {
+        format!("(CONVERT({expr} USING {charset}) COLLATE {collation})")
+    }
 }
 
 /// The source of each top-level result column.

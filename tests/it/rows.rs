@@ -945,3 +945,50 @@ async fn literals_are_stored_as_the_native_twin_stores_them() {
     assert!(drift < 60, "updated_at is now, in UTC: {drift} s away");
     crate::support::no_drift(&proxy.state.backend).await;
 }
+
+#[tokio::test]
+async fn strings_compare_and_sort_in_their_declared_collation() {
+    // Slots are utf8mb4 in the backend's default collation and JSON strings are binary; each field must
+    // still compare and sort as its declared column does.
+    let columns = "a VARCHAR(20), b VARCHAR(20) COLLATE utf8mb4_bin, c VARCHAR(20), \
+                   d VARCHAR(20) COLLATE utf8mb4_unicode_ci";
+    let proxy = Proxy::start().await;
+    let mut ours = proxy.tenant(1).await;
+    ours.query_drop(format!(
+        "CREATE TABLE model_co ({columns}, INDEX (a), INDEX (b))"
+    ))
+    .await
+    .unwrap();
+    let native_db = fresh_database().await;
+    let mut theirs = direct(Some(&native_db)).await;
+    theirs
+        .query_drop(format!(
+            "CREATE TABLE model_co (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
+             created_at DATETIME, updated_at DATETIME) DEFAULT CHARSET=utf8mb4"
+        ))
+        .await
+        .unwrap();
+    let rows = "INSERT INTO model_co (a, b, c, d) VALUES ('abc', 'abc', 'abc', 'abc'), ('ABC', 'ABC', 'ABC', 'ABC'), \
+                ('Abd', 'Abd', 'Abd', 'Abd'), ('äbc', 'äbc', 'äbc', 'äbc'), ('b', 'b', 'b', 'b')";
+    ours.query_drop(rows).await.unwrap();
+    theirs.query_drop(rows).await.unwrap();
+    ours.query_drop("SET stardust_allow_scan = 1")
+        .await
+        .unwrap();
+    crate::support::same_answers(
+        &mut ours,
+        &mut theirs,
+        &[
+            "SELECT id FROM model_co WHERE a = 'ABC' ORDER BY id",
+            "SELECT id FROM model_co WHERE b = 'ABC' ORDER BY id",
+            "SELECT id FROM model_co WHERE c = 'ABC' ORDER BY id",
+            "SELECT id FROM model_co WHERE d = 'abc' ORDER BY id",
+            "SELECT id FROM model_co WHERE c > 'abc' ORDER BY id",
+            "SELECT b FROM model_co ORDER BY b, id",
+            "SELECT c FROM model_co ORDER BY c, id",
+            "SELECT c, COUNT(*) FROM model_co GROUP BY c ORDER BY c",
+            "SELECT COLLATION(a), COLLATION(b), COLLATION(c), COLLATION(d) FROM model_co LIMIT 1",
+        ],
+    )
+    .await;
+}
