@@ -122,10 +122,11 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
             routes.push(route);
             continue;
         }
+        let tables = names::tables(&statement, ctx.home);
         if let Role::Tenant(_) = ctx.role {
-            policy::check_tenant(&statement, ctx, into)?;
+            policy::check_tenant(&statement, &tables, ctx, into)?;
         }
-        routes.push(route(statement, ctx)?);
+        routes.push(route(statement, &tables, ctx)?);
     }
     match routes.as_slice() {
         [] => Err(Error::Empty),
@@ -215,11 +216,10 @@ fn procedure(statement: &Statement) -> Result<Option<Route>, Error> {
 }
 
 /// Takes the statement by value: a Route owns it, and a multi-row INSERT is not worth copying.
-fn route(statement: Statement, ctx: &Context<'_>) -> Result<Route, Error> {
+fn route(statement: Statement, tables: &[Table], ctx: &Context<'_>) -> Result<Route, Error> {
     if let Some(route) = introspection(&statement, ctx) {
         return Ok(route);
     }
-    let tables = names::tables(&statement, ctx.home);
     if tables.iter().any(|t| matches!(t, Table::Virtual(_))) {
         return Ok(if crate::ddl::is_model_ddl(&statement) {
             Route::ModelDdl(Box::new(statement))

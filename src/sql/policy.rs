@@ -8,7 +8,7 @@ use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::classify::{last_part, Context};
-use super::names::{self, Table};
+use super::names::Table;
 use super::Error;
 
 /// Functions that reach outside the session: files on the server, or the advisory locks the daemons rely on.
@@ -25,9 +25,10 @@ const DENIED_FUNCTIONS: [&str; 7] = [
 /// Refuses what a tenant login may not send. A tenant reaches its own model tables (in its home database) and
 /// the information_schema tables the proxy answers with its virtual rows — never a backend table. `into` says
 /// whether the statement's own text holds the keyword INTO, when the caller tokenized it; `None` looks for it in
-/// the printed statement.
+/// the printed statement. `tables` are the statement's tables (`names::tables`).
 pub fn check_tenant(
     statement: &Statement,
+    tables: &[Table],
     ctx: &Context<'_>,
     into: Option<bool>,
 ) -> Result<(), Error> {
@@ -44,7 +45,6 @@ pub fn check_tenant(
             _ => Ok(()),
         };
     }
-    let tables = names::tables(statement, ctx.home);
     if let Some(Table::Backend(table)) = tables.iter().find(|t| matches!(t, Table::Backend(_))) {
         return Err(Error::TableDenied {
             command: command_name(statement),

@@ -277,6 +277,7 @@ fn literal_rows(model: &Model, targets: &[Target], rows: &[&[Expr]]) -> Option<V
         _ if literal::is_now(value) => Some(Stamp::Now),
         _ => literal::datetime_literal(value).map(Stamp::At),
     };
+    let columns: Vec<literal::Column> = model.fields.iter().map(literal::Column::of).collect();
     let mut literals = Vec::with_capacity(rows.len());
     for row in rows {
         if row.len() != targets.len() {
@@ -291,7 +292,7 @@ fn literal_rows(model: &Model, targets: &[Target], rows: &[&[Expr]]) -> Option<V
                 Target::CreatedAt => created_at = stamp(value)?,
                 Target::UpdatedAt => updated_at = stamp(value)?,
                 Target::Field(i) => {
-                    values[*i] = literal::coerce(&model.fields[*i], value)?;
+                    values[*i] = literal::coerce(&columns[*i], value)?;
                     given[*i] = true;
                 }
                 Target::Unknown(_) => return None,

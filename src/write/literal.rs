@@ -83,16 +83,33 @@ fn kind(column_type: &str) -> Option<Kind> {
     }
 }
 
-/// The stored text of `expr` in `field` — `Some(None)` for NULL — or `None` when only the backend can say.
-pub fn coerce(field: &Field, expr: &Expr) -> Option<Option<String>> {
-    let shape = &field.shape;
-    // JSON (MariaDB prints it as longtext) must be valid JSON: the backend checks it.
-    field.family?;
-    let kind = kind(&shape.column_type)?;
+/// What the proxy knows of a field's column for coercing literals: read once per statement, not per value.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// `None`: only the backend can coerce into this column (CHAR, FLOAT, TIMESTAMP, JSON, …).
+    kind: Option<Kind>,
+    nullable: bool,
+    collation: Option<String>,
+}
+
+impl Column {
+    pub fn of(field: &Field) -> Column {
+        Column {
+            // JSON (MariaDB prints it as longtext) must be valid JSON: the backend checks it.
+            kind: field.family.and_then(|_| kind(&field.shape.column_type)),
+            nullable: field.shape.nullable,
+            collation: field.shape.collation.clone(),
+        }
+    }
+}
+
+/// The stored text of `expr` in `column` — `Some(None)` for NULL — or `None` when only the backend can say.
+pub fn coerce(column: &Column, expr: &Expr) -> Option<Option<String>> {
+    let kind = column.kind?;
     match expr {
-        Expr::Value(v) if matches!(v.value, Value::Null) => shape.nullable.then_some(None),
+        Expr::Value(v) if matches!(v.value, Value::Null) => column.nullable.then_some(None),
         Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) => string(kind, shape.collation.as_deref(), s).map(Some),
+            Value::SingleQuotedString(s) => string(kind, column.collation.as_deref(), s).map(Some),
             Value::Number(n, false) => number(kind, false, n).map(Some),
             _ => None,
         },
@@ -106,7 +123,7 @@ pub fn coerce(field: &Field, expr: &Expr) -> Option<Option<String>> {
             },
             _ => None,
         },
-        Expr::Nested(inner) => coerce(field, inner),
+        Expr::Nested(inner) => coerce(column, inner),
         _ => None,
     }
 }
@@ -127,17 +144,21 @@ pub fn is_now(expr: &Expr) -> bool {
     let Expr::Function(function) = expr else {
         return false;
     };
-    let name = function.name.to_string().to_ascii_uppercase();
+    let [name] = function.name.0.as_slice() else {
+        return false;
+    };
+    let Some(name) = name.as_ident() else {
+        return false;
+    };
     let no_arguments = match &function.args {
         sqlparser::ast::FunctionArguments::None => true,
         sqlparser::ast::FunctionArguments::List(list) => list.args.is_empty(),
         sqlparser::ast::FunctionArguments::Subquery(_) => false,
     };
     no_arguments
-        && matches!(
-            name.as_str(),
-            "NOW" | "CURRENT_TIMESTAMP" | "LOCALTIME" | "LOCALTIMESTAMP"
-        )
+        && ["NOW", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP"]
+            .iter()
+            .any(|now| name.value.eq_ignore_ascii_case(now))
 }
 
 /// The value an omitted column takes, when that is certain: NULL for a nullable column without a default.
@@ -286,7 +307,7 @@ mod tests {
             .unwrap()
             .parse_expr()
             .unwrap();
-        coerce(&field(column_type, true), &expr)
+        coerce(&Column::of(&field(column_type, true)), &expr)
     }
 
     fn stored(column_type: &str, sql: &str) -> Option<String> {
@@ -384,7 +405,7 @@ mod tests {
             .parse_expr()
             .unwrap();
         assert_eq!(
-            coerce(&field("int(11)", false), &expr),
+            coerce(&Column::of(&field("int(11)", false)), &expr),
             None,
             "NOT NULL: the backend raises 1048"
         );
@@ -397,7 +418,11 @@ mod tests {
             .unwrap()
             .parse_expr()
             .unwrap();
-        assert_eq!(coerce(&json, &text), None, "JSON is checked by the backend");
+        assert_eq!(
+            coerce(&Column::of(&json), &text),
+            None,
+            "JSON is checked by the backend"
+        );
         let parse = |sql: &str| {
             Parser::new(&MySqlDialect {})
                 .try_with_sql(sql)
