@@ -849,6 +849,24 @@ async fn running(conn: &mut Conn, pattern: &str) -> u64 {
     panic!("no statement like {pattern} ran within a minute");
 }
 
+/// `table` with `columns` as tenant 1's model (with `indexes`) and as a native twin in a database of its own.
+async fn model_and_twin(proxy: &Proxy, table: &str, columns: &str, indexes: &str) -> (Conn, Conn) {
+    let mut ours = proxy.tenant(1).await;
+    ours.query_drop(format!("CREATE TABLE {table} ({columns}{indexes})"))
+        .await
+        .unwrap();
+    let native_db = fresh_database().await;
+    let mut theirs = direct(Some(&native_db)).await;
+    theirs
+        .query_drop(format!(
+            "CREATE TABLE {table} (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
+             created_at DATETIME, updated_at DATETIME) DEFAULT CHARSET=utf8mb4"
+        ))
+        .await
+        .unwrap();
+    (ours, theirs)
+}
+
 #[tokio::test]
 async fn literals_are_stored_as_the_native_twin_stores_them() {
     // Most literals are coerced by the proxy itself (no shadow-table round trip); the rest by the backend.
@@ -856,21 +874,13 @@ async fn literals_are_stored_as_the_native_twin_stores_them() {
     let columns = "s VARCHAR(5), c CHAR(3), t TEXT, i INT, u TINYINT UNSIGNED, b BIGINT UNSIGNED, \
                    d DECIMAL(6,2), dt DATE, ts DATETIME, j JSON";
     let proxy = Proxy::start().await;
-    let mut ours = proxy.tenant(1).await;
-    ours.query_drop(format!(
-        "CREATE TABLE model_lit ({columns}, INDEX (s), INDEX (i), INDEX (d), INDEX (ts))"
-    ))
-    .await
-    .unwrap();
-    let native_db = fresh_database().await;
-    let mut theirs = direct(Some(&native_db)).await;
-    theirs
-        .query_drop(format!(
-            "CREATE TABLE model_lit (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
-             created_at DATETIME, updated_at DATETIME) DEFAULT CHARSET=utf8mb4"
-        ))
-        .await
-        .unwrap();
+    let (mut ours, mut theirs) = model_and_twin(
+        &proxy,
+        "model_lit",
+        columns,
+        ", INDEX (s), INDEX (i), INDEX (d), INDEX (ts)",
+    )
+    .await;
     // (s, t, i, u, b, d, dt, ts, j): every value of the first four rows is one the proxy coerces itself.
     let stored = [
         "('héllo', 'x', 007, 255, 18446744073709551615, 12.5, '2024-02-29', '2024-01-02', '{\"a\": 1}')",
@@ -953,21 +963,8 @@ async fn strings_compare_and_sort_in_their_declared_collation() {
     let columns = "a VARCHAR(20), b VARCHAR(20) COLLATE utf8mb4_bin, c VARCHAR(20), \
                    d VARCHAR(20) COLLATE utf8mb4_unicode_ci";
     let proxy = Proxy::start().await;
-    let mut ours = proxy.tenant(1).await;
-    ours.query_drop(format!(
-        "CREATE TABLE model_co ({columns}, INDEX (a), INDEX (b))"
-    ))
-    .await
-    .unwrap();
-    let native_db = fresh_database().await;
-    let mut theirs = direct(Some(&native_db)).await;
-    theirs
-        .query_drop(format!(
-            "CREATE TABLE model_co (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
-             created_at DATETIME, updated_at DATETIME) DEFAULT CHARSET=utf8mb4"
-        ))
-        .await
-        .unwrap();
+    let (mut ours, mut theirs) =
+        model_and_twin(&proxy, "model_co", columns, ", INDEX (a), INDEX (b)").await;
     let rows = "INSERT INTO model_co (a, b, c, d) VALUES ('abc', 'abc', 'abc', 'abc'), ('ABC', 'ABC', 'ABC', 'ABC'), \
                 ('Abd', 'Abd', 'Abd', 'Abd'), ('äbc', 'äbc', 'äbc', 'äbc'), ('b', 'b', 'b', 'b')";
     ours.query_drop(rows).await.unwrap();
