@@ -187,10 +187,9 @@ async fn write(
     let mut written = Written::default();
     match rows {
         Rows::Values(rows) => {
-            let mut clock = Clock::default();
             for chunk in rows.chunks(CHUNK) {
                 let coerced = match literal_rows(model, targets, chunk) {
-                    Some(rows) => clock.stamp(conn, rows).await?,
+                    Some(rows) => rows,
                     None => {
                         fill(conn, shadow, model, targets, chunk).await?;
                         read_back(conn, shadow, model).await?
@@ -242,29 +241,33 @@ async fn store(
 
 /// A row as the backend coerced it: timestamps and each field's value as text.
 pub(super) struct Coerced {
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
     pub values: Vec<Option<String>>,
 }
 
-/// A timestamp of a row the proxy coerced: the statement's `NOW()`, `UTC_TIMESTAMP()` (what an omitted or NULL
-/// `created_at`/`updated_at` becomes), or a literal.
-enum Stamp {
+/// A row's `created_at` or `updated_at`: a coerced literal, or the statement's `NOW()` or `UTC_TIMESTAMP()`
+/// (what an omitted or NULL timestamp becomes), evaluated by the backend in the statement that stores it.
+pub(super) enum Stamp {
     Now,
     Utc,
     At(String),
 }
 
-/// A row the proxy coerced itself.
-struct Literal {
-    created_at: Stamp,
-    updated_at: Stamp,
-    values: Vec<Option<String>>,
+impl Stamp {
+    /// The timestamp as backend SQL.
+    pub(super) fn sql(&self) -> String {
+        match self {
+            Stamp::Now => "NOW()".to_string(),
+            Stamp::Utc => "UTC_TIMESTAMP()".to_string(),
+            Stamp::At(text) => quote_text(text),
+        }
+    }
 }
 
 /// The rows coerced in the proxy, when every value is a literal whose stored form is certain (see
 /// [`literal`]); `None` sends the chunk through the shadow table, which also reports every error.
-fn literal_rows(model: &Model, targets: &[Target], rows: &[&[Expr]]) -> Option<Vec<Literal>> {
+fn literal_rows(model: &Model, targets: &[Target], rows: &[&[Expr]]) -> Option<Vec<Coerced>> {
     let mut seen = Vec::with_capacity(targets.len());
     for target in targets {
         if matches!(target, Target::Unknown(_)) || seen.contains(&target) {
@@ -303,48 +306,13 @@ fn literal_rows(model: &Model, targets: &[Target], rows: &[&[Expr]]) -> Option<V
                 values[i] = literal::omitted(field)?;
             }
         }
-        literals.push(Literal {
+        literals.push(Coerced {
             created_at,
             updated_at,
             values,
         });
     }
     Some(literals)
-}
-
-/// The statement's clock, read from the backend once, when a row first needs it.
-#[derive(Default)]
-struct Clock {
-    now: Option<(String, String)>,
-}
-
-impl Clock {
-    async fn stamp(&mut self, conn: &mut Conn, rows: Vec<Literal>) -> Result<Vec<Coerced>, Error> {
-        let needed = rows
-            .iter()
-            .any(|r| !matches!((&r.created_at, &r.updated_at), (Stamp::At(_), Stamp::At(_))));
-        if needed && self.now.is_none() {
-            self.now = conn
-                .query_first(
-                    "SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s')",
-                )
-                .await?;
-        }
-        let (now, utc) = self.now.clone().unwrap_or_default();
-        let text = |stamp: Stamp| match stamp {
-            Stamp::Now => now.clone(),
-            Stamp::Utc => utc.clone(),
-            Stamp::At(text) => text,
-        };
-        Ok(rows
-            .into_iter()
-            .map(|row| Coerced {
-                created_at: text(row.created_at),
-                updated_at: text(row.updated_at),
-                values: row.values,
-            })
-            .collect())
-    }
 }
 
 /// Runs the values through the shadow table, where the backend coerces them.
@@ -410,8 +378,8 @@ pub(super) fn coerced(row: Row, fields: usize) -> Coerced {
         Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
     };
     Coerced {
-        created_at: text(0).unwrap_or_default(),
-        updated_at: text(1).unwrap_or_default(),
+        created_at: Stamp::At(text(0).unwrap_or_default()),
+        updated_at: Stamp::At(text(1).unwrap_or_default()),
         values: (0..fields).map(|i| text(i + 2)).collect(),
     }
 }
@@ -436,8 +404,8 @@ async fn insert_entries(
             sql,
             "({tenant}, {}, {}, {}, {})",
             model.id,
-            quote_text(&row.created_at),
-            quote_text(&row.updated_at),
+            row.created_at.sql(),
+            row.updated_at.sql(),
             quote_text(&payload(&model.fields, &row.values))
         );
     }

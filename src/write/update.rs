@@ -135,8 +135,8 @@ async fn rewrite_entries(
             format!(
                 "({id}, {tenant}, {}, {}, {}, {})",
                 model.id,
-                quote_text(&row.created_at),
-                quote_text(&row.updated_at),
+                row.created_at.sql(),
+                row.updated_at.sql(),
                 quote_text(&payload(&model.fields, &row.values))
             )
         })

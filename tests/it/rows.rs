@@ -953,6 +953,16 @@ async fn literals_are_stored_as_the_native_twin_stores_them() {
     let (created, drift) = stamps.unwrap();
     assert_eq!(created, "2020-05-06 07:08:09");
     assert!(drift < 60, "updated_at is now, in UTC: {drift} s away");
+    // NOW() is the session's time, in its time zone; an omitted timestamp is UTC.
+    ours.query_drop("SET time_zone = '+05:00'").await.unwrap();
+    ours.query_drop("INSERT INTO model_lit (s, created_at) VALUES ('zone', NOW())")
+        .await
+        .unwrap();
+    let hours: Option<i64> = ours
+        .query_first("SELECT ROUND(TIMESTAMPDIFF(SECOND, updated_at, created_at) / 3600) FROM model_lit WHERE s = 'zone'")
+        .await
+        .unwrap();
+    assert_eq!(hours, Some(5));
     crate::support::no_drift(&proxy.state.backend).await;
 }
 
