@@ -216,21 +216,13 @@ async fn random_literals_are_stored_and_refused_as_on_a_native_table() {
     // alike (same error code), and the stored rows must read back the same.
     let columns = "s VARCHAR(6), t TINYTEXT, i INT, u SMALLINT UNSIGNED, d DECIMAL(5,2), dt DATE, ts DATETIME";
     let proxy = Proxy::start().await;
-    let mut ours = proxy.tenant(1).await;
-    ours.query_drop(format!(
-        "CREATE TABLE model_w ({columns}, INDEX (s), INDEX (i), INDEX (d), INDEX (ts))"
-    ))
-    .await
-    .unwrap();
-    let native_db = fresh_database().await;
-    let mut theirs = direct(Some(&native_db)).await;
-    theirs
-        .query_drop(format!(
-            "CREATE TABLE model_w (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
-             created_at DATETIME, updated_at DATETIME) DEFAULT CHARSET=utf8mb4"
-        ))
-        .await
-        .unwrap();
+    let (mut ours, mut theirs) = crate::support::model_and_twin(
+        &proxy,
+        "model_w",
+        columns,
+        ", INDEX (s), INDEX (i), INDEX (d), INDEX (ts)",
+    )
+    .await;
     let mut random = Random(0x117E_4A15);
     let (mut stored, mut refused) = (0, 0);
     for n in 0..1000 {

@@ -849,24 +849,6 @@ async fn running(conn: &mut Conn, pattern: &str) -> u64 {
     panic!("no statement like {pattern} ran within a minute");
 }
 
-/// `table` with `columns` as tenant 1's model (with `indexes`) and as a native twin in a database of its own.
-async fn model_and_twin(proxy: &Proxy, table: &str, columns: &str, indexes: &str) -> (Conn, Conn) {
-    let mut ours = proxy.tenant(1).await;
-    ours.query_drop(format!("CREATE TABLE {table} ({columns}{indexes})"))
-        .await
-        .unwrap();
-    let native_db = fresh_database().await;
-    let mut theirs = direct(Some(&native_db)).await;
-    theirs
-        .query_drop(format!(
-            "CREATE TABLE {table} (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
-             created_at DATETIME, updated_at DATETIME) DEFAULT CHARSET=utf8mb4"
-        ))
-        .await
-        .unwrap();
-    (ours, theirs)
-}
-
 #[tokio::test]
 async fn literals_are_stored_as_the_native_twin_stores_them() {
     // Most literals are coerced by the proxy itself (no shadow-table round trip); the rest by the backend.
@@ -874,7 +856,7 @@ async fn literals_are_stored_as_the_native_twin_stores_them() {
     let columns = "s VARCHAR(5), c CHAR(3), t TEXT, i INT, u TINYINT UNSIGNED, b BIGINT UNSIGNED, \
                    d DECIMAL(6,2), dt DATE, ts DATETIME, j JSON";
     let proxy = Proxy::start().await;
-    let (mut ours, mut theirs) = model_and_twin(
+    let (mut ours, mut theirs) = crate::support::model_and_twin(
         &proxy,
         "model_lit",
         columns,
@@ -974,7 +956,7 @@ async fn strings_compare_and_sort_in_their_declared_collation() {
                    d VARCHAR(20) COLLATE utf8mb4_unicode_ci";
     let proxy = Proxy::start().await;
     let (mut ours, mut theirs) =
-        model_and_twin(&proxy, "model_co", columns, ", INDEX (a), INDEX (b)").await;
+        crate::support::model_and_twin(&proxy, "model_co", columns, ", INDEX (a), INDEX (b)").await;
     let rows = "INSERT INTO model_co (a, b, c, d) VALUES ('abc', 'abc', 'abc', 'abc'), ('ABC', 'ABC', 'ABC', 'ABC'), \
                 ('Abd', 'Abd', 'Abd', 'Abd'), ('äbc', 'äbc', 'äbc', 'äbc'), ('b', 'b', 'b', 'b')";
     ours.query_drop(rows).await.unwrap();

@@ -247,3 +247,26 @@ pub fn texts(rows: Vec<mysql_async::Row>) -> Vec<Vec<Option<String>>> {
         })
         .collect()
 }
+
+/// `table` with `columns` as tenant 1's model (with `indexes`) and as a native twin in a database of its own.
+pub async fn model_and_twin(
+    proxy: &Proxy,
+    table: &str,
+    columns: &str,
+    indexes: &str,
+) -> (Conn, Conn) {
+    let mut ours = proxy.tenant(1).await;
+    ours.query_drop(format!("CREATE TABLE {table} ({columns}{indexes})"))
+        .await
+        .unwrap();
+    let native_db = fresh_database().await;
+    let mut theirs = direct(Some(&native_db)).await;
+    theirs
+        .query_drop(format!(
+            "CREATE TABLE {table} (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
+             created_at DATETIME, updated_at DATETIME) DEFAULT CHARSET=utf8mb4"
+        ))
+        .await
+        .unwrap();
+    (ours, theirs)
+}
