@@ -257,8 +257,23 @@ pub(super) fn native_column(source: &crate::rewrite::select::Source, database: &
         Source::Field(model, i) => (model, i + 1),
         Source::CreatedAt(model) => (model, model.fields.len() + 1),
         Source::UpdatedAt(model) => (model, model.fields.len() + 2),
+        Source::Extreme(inner) => return extreme(&native_column(inner, database)),
     };
     column(model, index, database)
+}
+
+/// `MAX(c)`/`MIN(c)` as MySQL describes it: the column's type, length, scale and character set, no table, and
+/// of the column's flags only UNSIGNED — plus BINARY for a binary (non-string) value.
+fn extreme(column: &Column) -> Column {
+    let mut flags = column.flags() & ColumnFlags::UNSIGNED_FLAG;
+    if column.character_set() == 63 {
+        flags |= ColumnFlags::BINARY_FLAG;
+    }
+    Column::new(column.column_type())
+        .with_column_length(column.column_length())
+        .with_decimals(column.decimals())
+        .with_character_set(column.character_set())
+        .with_flags(flags)
 }
 
 /// Column `index` of the model's table: `id`, the fields in order, `created_at`, `updated_at`.

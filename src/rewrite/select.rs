@@ -26,6 +26,8 @@ pub enum Source {
     Field(Arc<Model>, usize),
     CreatedAt(Arc<Model>),
     UpdatedAt(Arc<Model>),
+    /// `MAX(column)` or `MIN(column)`: typed as the column is, as MySQL types them.
+    Extreme(Box<Source>),
 }
 
 /// What the rewrite needs besides the statement.
@@ -373,7 +375,8 @@ fn set_sources(body: &SetExpr, scope: Scope<'_>) -> Result<Vec<Option<Source>>, 
             }
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => return Ok(Vec::new()),
             SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
-                sources.push(column_source(expr, &models));
+                sources
+                    .push(column_source(expr, &models).or_else(|| extreme_source(expr, &models)));
             }
             SelectItem::ExprWithAliases { .. } => sources.push(None),
         }
@@ -387,6 +390,30 @@ fn all_columns(model: &Arc<Model>) -> Vec<Option<Source>> {
     all.push(Some(Source::CreatedAt(model.clone())));
     all.push(Some(Source::UpdatedAt(model.clone())));
     all
+}
+
+/// `MAX(column)` or `MIN(column)` of a model column: the backend would type it from the slot (TEXT, BIGINT),
+/// where a native table types it as the column.
+fn extreme_source(expr: &Expr, models: &[(String, Arc<Model>)]) -> Option<Source> {
+    let Expr::Function(function) = expr else {
+        return None;
+    };
+    let [name] = function.name.0.as_slice() else {
+        return None;
+    };
+    let name = name.as_ident()?;
+    if !(name.value.eq_ignore_ascii_case("MAX") || name.value.eq_ignore_ascii_case("MIN")) {
+        return None;
+    }
+    let sqlparser::ast::FunctionArguments::List(list) = &function.args else {
+        return None;
+    };
+    let [sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(argument))] =
+        list.args.as_slice()
+    else {
+        return None;
+    };
+    column_source(argument, models).map(|source| Source::Extreme(Box::new(source)))
 }
 
 /// A bare (possibly qualified) column of exactly one model in scope.

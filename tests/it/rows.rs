@@ -77,6 +77,8 @@ async fn selects_match_the_native_twin() {
         "SELECT name FROM model_item ORDER BY qty DESC, name LIMIT 2 OFFSET 1",
         "SELECT i.name AS n, i.qty * 2 AS double_qty FROM model_item AS i WHERE i.qty < 100 ORDER BY n, double_qty",
         "SELECT name FROM model_item WHERE qty = (SELECT MAX(qty) FROM model_item)",
+        // Typed as the column, as MySQL types MAX and MIN (the slots are BIGINT and TEXT).
+        "SELECT MAX(qty), MIN(name), MAX(seen), MIN(added), MAX(id), MIN(note), MAX(i.ratio) AS top FROM model_item AS i",
         "SELECT name FROM model_item WHERE qty > 100 UNION SELECT name FROM model_item WHERE price < 1 ORDER BY BINARY name",
         "SELECT a.name, b.name FROM model_item a JOIN model_item b ON a.qty = b.qty AND a.name <> b.name ORDER BY 1, 2",
         "SELECT * FROM model_item WHERE name = 'nothing'",
