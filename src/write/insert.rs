@@ -187,11 +187,13 @@ async fn write(
     let mut written = Written::default();
     match rows {
         Rows::Values(rows) => {
-            for chunk in rows.chunks(CHUNK) {
+            for (n, chunk) in rows.chunks(CHUNK).enumerate() {
                 let coerced = match literal_rows(model, targets, chunk) {
                     Some(rows) => rows,
                     None => {
-                        fill(conn, shadow, model, targets, chunk).await?;
+                        fill(conn, shadow, model, targets, chunk)
+                            .await
+                            .map_err(|e| statement_row(e, n * CHUNK))?;
                         read_back(conn, shadow, model).await?
                     }
                 };
@@ -475,6 +477,21 @@ pub(super) async fn write_slots(
         .await?;
     }
     Ok(())
+}
+
+/// A coercion error's "at row N" counts from the chunk's first row; the user counts from the statement's.
+fn statement_row(error: Error, before: usize) -> Error {
+    match error {
+        Error::Backend(crate::backend::Error::Server(mut e)) if before > 0 => {
+            if let Some((head, row)) = e.message.rsplit_once(" at row ") {
+                if let Ok(row) = row.parse::<usize>() {
+                    e.message = format!("{head} at row {}", row + before);
+                }
+            }
+            Error::Backend(crate::backend::Error::Server(e))
+        }
+        other => other,
+    }
 }
 
 /// Coercion errors name the shadow table; they should name the model table the user wrote to.

@@ -128,7 +128,23 @@ async fn inserts_report_and_fail_like_the_native_twin() {
         theirs.last_insert_id(),
         "first id of the batch"
     );
+    // Past the first backend chunk of 500 rows, the error still names the statement's row.
+    let long: Vec<String> = (1..=600)
+        .map(|n| {
+            let name = if n == 550 {
+                "x".repeat(41)
+            } else {
+                format!("r{n}")
+            };
+            format!("('{name}', {n}, NOW(), NOW())")
+        })
+        .collect();
+    let long = format!(
+        "INSERT INTO model_item (name, qty, created_at, updated_at) VALUES {}",
+        long.join(", ")
+    );
     let failures = [
+        long.as_str(),
         "INSERT INTO model_item (name, qty, created_at, updated_at) VALUES ('g', 'lots', NOW(), NOW())",
         "INSERT INTO model_item (name, created_at, updated_at) VALUES (NULL, NOW(), NOW())",
         "INSERT INTO model_item (name, created_at, updated_at) VALUES (REPEAT('x', 41), NOW(), NOW())",
