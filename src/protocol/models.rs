@@ -292,7 +292,7 @@ fn column(model: &Model, index: usize, database: &str) -> Column {
             | ColumnFlags::PRI_KEY_FLAG
             | ColumnFlags::UNSIGNED_FLAG
             | ColumnFlags::AUTO_INCREMENT_FLAG
-            | ColumnFlags::NUM_FLAG;
+            | ColumnFlags::PART_KEY_FLAG;
         return named(ColumnType::MYSQL_TYPE_LONGLONG, "id")
             .with_flags(id_flags)
             .with_column_length(20)
@@ -303,8 +303,13 @@ fn column(model: &Model, index: usize, database: &str) -> Column {
             let wire = field.shape.wire;
             let column_type =
                 ColumnType::try_from(wire.column_type).unwrap_or(ColumnType::MYSQL_TYPE_VAR_STRING);
+            // The probe's table had no index; a native column with one is flagged as part of a key.
+            let mut flags = ColumnFlags::from_bits_truncate(wire.flags);
+            if field.filterable {
+                flags |= ColumnFlags::MULTIPLE_KEY_FLAG | ColumnFlags::PART_KEY_FLAG;
+            }
             named(column_type, &field.name)
-                .with_flags(ColumnFlags::from_bits_truncate(wire.flags))
+                .with_flags(flags)
                 .with_column_length(wire.length)
                 .with_decimals(wire.decimals)
                 .with_character_set(wire.charset)
@@ -316,7 +321,11 @@ fn column(model: &Model, index: usize, database: &str) -> Column {
                 "updated_at"
             };
             named(ColumnType::MYSQL_TYPE_DATETIME, name)
-                .with_flags(ColumnFlags::NOT_NULL_FLAG | ColumnFlags::BINARY_FLAG)
+                .with_flags(
+                    ColumnFlags::NOT_NULL_FLAG
+                        | ColumnFlags::BINARY_FLAG
+                        | ColumnFlags::NO_DEFAULT_VALUE_FLAG,
+                )
                 .with_column_length(19)
                 .with_character_set(63)
         }

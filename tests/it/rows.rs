@@ -39,6 +39,21 @@ async fn types(conn: &mut Conn, sql: &str) -> Vec<(String, u8, u16)> {
     described
 }
 
+/// The flags of each column of `SELECT * FROM model_item`.
+async fn flags(conn: &mut Conn) -> Vec<u16> {
+    let result = conn
+        .query_iter("SELECT * FROM model_item LIMIT 0")
+        .await
+        .unwrap();
+    let flags = result
+        .columns_ref()
+        .iter()
+        .map(|c| c.flags().bits())
+        .collect();
+    result.drop_result().await.unwrap();
+    flags
+}
+
 async fn twins() -> (Proxy, Conn, Conn) {
     let proxy = Proxy::start().await;
     let mut virtual_side = proxy.tenant(1).await;
@@ -84,6 +99,8 @@ async fn selects_match_the_native_twin() {
         "SELECT * FROM model_item WHERE name = 'nothing'",
         "SELECT * FROM model_item LIMIT 0",
     ];
+    // A model's own columns carry the native column's flags too (key parts, NOT NULL, UNSIGNED, …).
+    assert_eq!(flags(&mut ours).await, flags(&mut theirs).await);
     for sql in queries {
         let a = texts(
             ours.query(sql)
