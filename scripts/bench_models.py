@@ -101,7 +101,7 @@ print(f"| proxy / native throughput | {load['native'] / load['proxy']:.2f}× | |
 
 # UPDATE by filter: the same statement changes the same rows (~10k at 200k rows: employees is uniform over
 # 1..100000) on both tables; the backend evaluates the expression, the proxy re-projects the touched slots.
-span = max(1, 100000 * 10000 // rows)
+span = min(50000, max(1, 100000 * 10000 // rows))
 updates = {"proxy": [], "native": []}
 for lo in (random.randint(1, 100000 - span) for _ in range(3)):
     sql = "UPDATE {} SET revenue = revenue + 1, city = CONCAT(city, 'x') WHERE employees BETWEEN %s AND %s"
