@@ -2,7 +2,7 @@
 //! TEXT, an integer in its type's range, a decimal within its precision and scale, a well-formed date — is
 //! stored as a native column would store it without a round trip through the shadow table. Anything else
 //! (expressions, FLOAT, TIMESTAMP, values that would be rounded, clipped or refused) returns `None`, and the
-//! backend coerces it through the shadow table as before, so the outcome and every error stay MySQL's own.
+//! backend coerces it through the shadow table, so the outcome and every error stay MySQL's own.
 
 use sqlparser::ast::{Expr, UnaryOperator, Value};
 
