@@ -21,15 +21,8 @@ pub fn quote_identifier(name: &str) -> String {
 /// differently); otherwise in hex. Bulk writes send text this way rather than as prepared-statement parameters,
 /// which cost a PREPARE round trip and a column definition per parameter.
 pub fn quote_text(value: &str) -> String {
-    use std::fmt::Write;
     if value.contains(['\\', '\0']) {
-        let mut hex = String::with_capacity(value.len() * 2 + 24);
-        hex.push_str("CONVERT(X'");
-        for byte in value.bytes() {
-            let _ = write!(hex, "{byte:02X}");
-        }
-        hex.push_str("' USING utf8mb4)");
-        return hex;
+        return format!("CONVERT(X'{}' USING utf8mb4)", hex(value.as_bytes()));
     }
     let mut quoted = String::with_capacity(value.len() + 12);
     quoted.push_str("_utf8mb4'");
@@ -54,9 +47,7 @@ pub fn string_literal(text: &str) -> sqlparser::ast::Expr {
     }
     Expr::Prefixed {
         prefix: Ident::new("_utf8mb4"),
-        value: Box::new(Expr::value(Value::HexStringLiteral(
-            text.bytes().map(|b| format!("{b:02X}")).collect(),
-        ))),
+        value: Box::new(Expr::value(Value::HexStringLiteral(hex(text.as_bytes())))),
     }
 }
 
@@ -80,6 +71,16 @@ pub fn exact_strings(statement: &mut sqlparser::ast::Statement) {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// Bytes as the digits of a hex literal (`X'…'`), upper case.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut digits = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(digits, "{byte:02X}");
+    }
+    digits
 }
 
 /// [`quote_text`], or `NULL`.

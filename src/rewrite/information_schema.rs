@@ -92,11 +92,13 @@ fn literal(value: Option<&str>) -> String {
         }
         Some("0") => "0".to_string(),
         Some(v) => {
-            let hex: String = v.bytes().map(|b| format!("{b:02X}")).collect();
-            if hex.is_empty() {
+            if v.is_empty() {
                 "CONVERT('' USING utf8mb4)".to_string()
             } else {
-                format!("CONVERT(X'{hex}' USING utf8mb4)")
+                format!(
+                    "CONVERT(X'{}' USING utf8mb4)",
+                    crate::sql::hex(v.as_bytes())
+                )
             }
         }
     }

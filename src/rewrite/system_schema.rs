@@ -152,7 +152,7 @@ fn source(table: &str, tenant: Option<u64>, processes: &[Process]) -> String {
             let rows: Vec<String> = processes
                 .iter()
                 .map(|p| {
-                    let user: String = p.user.bytes().map(|b| format!("{b:02X}")).collect();
+                    let user = crate::sql::hex(p.user.as_bytes());
                     format!(
                         "SELECT {} AS id, CONVERT(X'{user}' USING utf8mb4) AS user, {} AS backend_thread",
                         p.id, p.backend_thread

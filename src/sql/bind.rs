@@ -57,7 +57,7 @@ fn literal(param: &Param) -> Expr {
         Param::Double(d) => Value::Number(d.to_string(), false),
         Param::Bytes(bytes) => match std::str::from_utf8(bytes) {
             Ok(text) => return super::string_literal(text),
-            Err(_) => Value::HexStringLiteral(bytes.iter().map(|b| format!("{b:02X}")).collect()),
+            Err(_) => Value::HexStringLiteral(super::hex(bytes)),
         },
         Param::Date(y, m, d, h, i, s, us) => {
             Value::SingleQuotedString(format!("{y:04}-{m:02}-{d:02} {h:02}:{i:02}:{s:02}.{us:06}"))

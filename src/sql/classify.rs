@@ -108,10 +108,7 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
     // The text's INTO belongs to the statement only when the text holds one statement.
     let into = mentions_into.filter(|_| statements.len() == 1);
     let mut routes = Vec::with_capacity(statements.len());
-    for mut statement in statements {
-        // Whatever is printed from the AST — backend SQL, the policy's own checks — must say what the client
-        // wrote, so string literals sqlparser would print inexactly are made exact first.
-        super::exact_strings(&mut statement);
+    for statement in statements {
         if let Statement::ShowVariable { .. } = statement {
             if let Some(route) = show_route(sql, ctx) {
                 routes.push(route);
@@ -215,10 +212,15 @@ fn procedure(statement: &Statement) -> Result<Option<Route>, Error> {
     }
 }
 
-/// Takes the statement by value: a Route owns it, and a multi-row INSERT is not worth copying.
-fn route(statement: Statement, tables: &[Table], ctx: &Context<'_>) -> Result<Route, Error> {
+/// Takes the statement by value: a Route owns it, and a multi-row INSERT is not worth copying. A statement the
+/// route carries is printed for the backend later, so its string literals are made exact here (passthrough
+/// statements are forwarded as the client wrote them, and need not be).
+fn route(mut statement: Statement, tables: &[Table], ctx: &Context<'_>) -> Result<Route, Error> {
     if let Some(route) = introspection(&statement, ctx) {
         return Ok(route);
+    }
+    if tables.iter().any(|t| !matches!(t, Table::Backend(_))) {
+        super::exact_strings(&mut statement);
     }
     if tables.iter().any(|t| matches!(t, Table::Virtual(_))) {
         return Ok(if crate::ddl::is_model_ddl(&statement) {

@@ -124,6 +124,9 @@ fn database_denied(ctx: &Context<'_>, database: String) -> Error {
 /// Whether a query writes its result somewhere (`INTO @var`, `INTO OUTFILE`, `INTO DUMPFILE`), at any depth:
 /// the keyword is looked for among the printed statement's tokens, where no string literal can hide it.
 fn has_into(statement: &Statement) -> bool {
+    // Printed exactly: sqlparser's own printing of `'\\'` would leave the string unterminated.
+    let mut statement = statement.clone();
+    super::exact_strings(&mut statement);
     let text = statement.to_string();
     Tokenizer::new(&MySqlDialect {}, &text)
         .tokenize()

@@ -827,6 +827,18 @@ fn serve(
     (child, lines)
 }
 
+/// Runs `stardust serve` until it logs an event satisfying `wanted`, then kills it (SIGKILL) and waits for it.
+async fn serve_until_killed(
+    proxy: &Proxy,
+    dir: &std::path::Path,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) {
+    let (mut process, mut lines) = serve(proxy, dir);
+    until_event(&mut lines, wanted).await;
+    process.start_kill().unwrap();
+    process.wait().await.unwrap();
+}
+
 /// Reads log lines until one whose `event` satisfies `wanted`; panics if the process ends first.
 async fn until_event(
     lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
@@ -860,13 +872,10 @@ async fn a_backfill_completes_after_the_serving_process_is_killed_mid_way() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (mut first, mut lines) = serve(&proxy, dir.path());
-    until_event(&mut lines, |e| {
+    serve_until_killed(&proxy, dir.path(), |e| {
         e["event"] == "chunk_complete" && e["queue"] == "retype_backfill"
     })
     .await;
-    first.start_kill().unwrap();
-    first.wait().await.unwrap();
 
     let mut registry = proxy.direct().await;
     let cursor: Option<u64> = registry
@@ -888,10 +897,7 @@ async fn a_backfill_completes_after_the_serving_process_is_killed_mid_way() {
         Some("backfilling")
     );
 
-    let (mut second, mut lines) = serve(&proxy, dir.path());
-    until_event(&mut lines, |e| e["event"] == "promote_to_ready").await;
-    second.start_kill().unwrap();
-    second.wait().await.unwrap();
+    serve_until_killed(&proxy, dir.path(), |e| e["event"] == "promote_to_ready").await;
     assert_eq!(
         status_of(&mut registry, "qty").await.as_deref(),
         Some("ready")
@@ -917,10 +923,7 @@ async fn a_sweep_completes_after_the_serving_process_is_killed_mid_way() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (mut first, mut lines) = serve(&proxy, dir.path());
-    until_event(&mut lines, |e| e["event"] == "sweep_chunk").await;
-    first.start_kill().unwrap();
-    first.wait().await.unwrap();
+    serve_until_killed(&proxy, dir.path(), |e| e["event"] == "sweep_chunk").await;
 
     let mut registry = proxy.direct().await;
     let (slot, column, cursor): (i64, String, Option<u64>) = registry
@@ -936,10 +939,7 @@ async fn a_sweep_completes_after_the_serving_process_is_killed_mid_way() {
         "{remaining:?}"
     );
 
-    let (mut second, mut lines) = serve(&proxy, dir.path());
-    until_event(&mut lines, |e| e["event"] == "sweep_complete").await;
-    second.start_kill().unwrap();
-    second.wait().await.unwrap();
+    serve_until_killed(&proxy, dir.path(), |e| e["event"] == "sweep_complete").await;
     let status: Option<String> = registry
         .exec_first(
             "SELECT status FROM stardust_slot_assignments WHERE id = ?",
