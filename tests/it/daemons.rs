@@ -471,11 +471,9 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
         "every chunk and the promotion ran between the writes: {worked}"
     );
     let mut registry = proxy.direct().await;
-    assert_eq!(
-        status_of(&mut registry, "qty").await.as_deref(),
-        Some("ready")
-    );
-    crate::support::same_answers(
+    promoted_and_matching(
+        &mut registry,
+        "qty",
         &mut acme,
         &mut native,
         &[
@@ -509,11 +507,9 @@ async fn promotion_and_retype_complete_under_concurrent_writes_and_match_a_nativ
         worked > 3000 / reconciler::CHUNK,
         "every chunk and the promotion ran between the writes: {worked}"
     );
-    assert_eq!(
-        status_of(&mut registry, "qty").await.as_deref(),
-        Some("ready")
-    );
-    crate::support::same_answers(
+    promoted_and_matching(
+        &mut registry,
+        "qty",
         &mut acme,
         &mut native,
         &[
@@ -795,6 +791,18 @@ async fn poison_entries_go_to_the_dlq_and_replay_after_a_fix() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("no dead letter matched"));
 }
 
+/// Asserts that `field`'s slot is `ready` and that each statement answers as on the native twin.
+async fn promoted_and_matching(
+    registry: &mut Conn,
+    field: &str,
+    acme: &mut Conn,
+    native: &mut Conn,
+    statements: &[&str],
+) {
+    assert_eq!(status_of(registry, field).await.as_deref(), Some("ready"));
+    crate::support::same_answers(acme, native, statements).await;
+}
+
 /// Starts `stardust serve` on the proxy's backend with NDJSON logs at debug level; returns the process and its
 /// log lines.
 fn serve(
@@ -898,11 +906,9 @@ async fn a_backfill_completes_after_the_serving_process_is_killed_mid_way() {
     );
 
     serve_until_killed(&proxy, dir.path(), |e| e["event"] == "promote_to_ready").await;
-    assert_eq!(
-        status_of(&mut registry, "qty").await.as_deref(),
-        Some("ready")
-    );
-    crate::support::same_answers(
+    promoted_and_matching(
+        &mut registry,
+        "qty",
         &mut acme,
         &mut native,
         &[
