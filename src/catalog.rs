@@ -210,6 +210,16 @@ impl Model {
         format!("{TABLE_PREFIX}{}", self.name)
     }
 
+    /// What a session's temporary tables declared with the model's columns (shadows, twins) depend on: when it
+    /// changes, they are made again.
+    pub fn columns_signature(&self) -> String {
+        self.fields
+            .iter()
+            .map(|f| format!("{}:{}:{}", f.id, f.name, f.shape.declared_sql))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
     /// Column names are case-insensitive, as in MySQL.
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields

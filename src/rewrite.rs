@@ -3,6 +3,7 @@
 pub mod information_schema;
 pub mod select;
 pub mod system_schema;
+pub mod twin;
 
 use sqlparser::ast::{Ident, Query, Statement, TableAlias, TableFactor};
 use sqlparser::dialect::MySqlDialect;

@@ -8,6 +8,7 @@ mod show;
 
 pub use bind::{bind, placeholders};
 pub use classify::{classify, Context, ModelShow, Route};
+pub use policy::EXPLAIN_WRITES;
 
 use crate::error::Kind;
 

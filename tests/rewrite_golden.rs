@@ -181,3 +181,52 @@ fn every_model_reference_carries_the_tenant_predicate() {
         assert!(!out.contains("FROM model_") && !out.contains("JOIN model_"), "{out}");
     }
 }
+
+fn probed(sql: &str, catalog: &TenantCatalog) -> Option<String> {
+    let statement = Parser::parse_sql(&MySqlDialect {}, sql)
+        .expect("parses")
+        .remove(0);
+    let scope = Scope {
+        catalog,
+        home: "app",
+        allow_scan: false,
+    };
+    stardust::rewrite::twin::probe(&statement, scope).map(|p| p.statement.to_string())
+}
+
+#[test]
+fn the_twin_probe_reads_only_the_twins_and_runs_nothing() {
+    let catalog = catalog();
+    assert_eq!(
+        probed(
+            "SELECT LOWER(c.name), SUM(revenue) FROM model_company c JOIN model_person ON title = c.name \
+             WHERE founded > '2020-01-01' GROUP BY 1",
+            &catalog
+        )
+        .as_deref(),
+        Some(
+            "SELECT LOWER(c.name), SUM(revenue) FROM `stardust_twin_3` c JOIN `stardust_twin_4` AS model_person \
+             ON title = c.name WHERE founded > '2020-01-01' GROUP BY 1"
+        )
+    );
+    assert_eq!(
+        probed("SELECT name FROM model_company UNION SELECT title FROM app.model_person", &catalog).as_deref(),
+        Some(
+            "SELECT name FROM `stardust_twin_3` AS model_company UNION SELECT title FROM `stardust_twin_4` AS \
+             model_person"
+        )
+    );
+    // Anything that would read a real table, store a value, act or wait is not probed.
+    for sql in [
+        "SELECT LOWER(name) FROM model_company JOIN entry_data ON 1 = 1",
+        "SELECT LOWER(name), (SELECT COUNT(*) FROM information_schema.TABLES) FROM model_company",
+        "SELECT SUM(employees) INTO @s FROM model_company",
+        "SELECT @s := SUM(employees) FROM model_company",
+        "SELECT SUM(employees) + SLEEP(1) FROM model_company",
+        "SELECT NEXTVAL(s), SUM(employees) FROM model_company",
+        "SELECT LOWER(name) FROM model_unknown",
+        "SELECT 1",
+    ] {
+        assert_eq!(probed(sql, &catalog), None, "{sql}");
+    }
+}

@@ -249,31 +249,37 @@ fn row_texts(row: Row) -> Vec<Option<String>> {
         .collect()
 }
 
-/// The column definition of a model column, as the native column would send it.
-pub(super) fn native_column(source: &crate::rewrite::select::Source, database: &str) -> Column {
+/// The column definition of a model column, as the native column would send it; `None` where the backend's
+/// own describes the column as a native table's would.
+pub(super) fn native_column(
+    source: &crate::rewrite::select::Source,
+    database: &str,
+) -> Option<Column> {
     use crate::rewrite::select::Source;
     let (model, index) = match source {
         Source::Id(model) => (model, 0),
         Source::Field(model, i) => (model, i + 1),
         Source::CreatedAt(model) => (model, model.fields.len() + 1),
         Source::UpdatedAt(model) => (model, model.fields.len() + 2),
-        Source::Extreme(inner) => return extreme(&native_column(inner, database)),
+        Source::Unchanged => return None,
     };
-    column(model, index, database)
+    Some(column(model, index, database))
 }
 
-/// `MAX(c)`/`MIN(c)` as MySQL describes it: the column's type, length, scale and character set, no table, and
-/// of the column's flags only UNSIGNED — plus BINARY for a binary (non-string) value.
-fn extreme(column: &Column) -> Column {
-    let mut flags = column.flags() & ColumnFlags::UNSIGNED_FLAG;
-    if column.character_set() == 63 {
-        flags |= ColumnFlags::BINARY_FLAG;
-    }
-    Column::new(column.column_type())
-        .with_column_length(column.column_length())
-        .with_decimals(column.decimals())
-        .with_character_set(column.character_set())
-        .with_flags(flags)
+/// The column definition of `name` in `model`'s table, if the table has that column.
+pub(super) fn named_column(model: &Model, name: &str, database: &str) -> Option<Column> {
+    let index = match name.to_ascii_lowercase().as_str() {
+        "id" => 0,
+        "created_at" => model.fields.len() + 1,
+        "updated_at" => model.fields.len() + 2,
+        _ => {
+            1 + model
+                .fields
+                .iter()
+                .position(|f| f.name.eq_ignore_ascii_case(name))?
+        }
+    };
+    Some(column(model, index, database))
 }
 
 /// Column `index` of the model's table: `id`, the fields in order, `created_at`, `updated_at`.

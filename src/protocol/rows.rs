@@ -24,6 +24,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         match statement {
             Statement::Query(_) => self.read(statement).await,
+            Statement::Explain { statement: explained, .. }
+                if matches!(explained.as_ref(), Statement::Query(_)) =>
+            {
+                // The backend's plan of the rewritten SELECT: its result columns are the backend's own.
+                let (text, _) = self.rewrite_read(statement, None).await?;
+                self.forward_with(text.as_bytes(), &[]).await
+            }
+            Statement::Explain { .. } => Err(Error::Unsupported(
+                crate::sql::EXPLAIN_WRITES.to_string(),
+            )
+            .into()),
             Statement::Update(update) => self.update_rows(tenant, update).await,
             Statement::Delete(delete) => self.delete_rows(tenant, delete).await,
             _ => Err(Error::Unsupported(
@@ -65,7 +76,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             &update.order_by,
             update.limit.as_ref(),
         )?;
-        let selection = self.rewrite_with(selection, &catalog)?.0;
+        let selection = self.rewrite_with(selection, &catalog)?.text;
         let assignments: Vec<String> = update.assignments.iter().map(|a| a.to_string()).collect();
         let updated = crate::write::update(
             &mut self.conn,
@@ -125,7 +136,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             &delete.order_by,
             delete.limit.as_ref(),
         )?;
-        let selection = self.rewrite_with(selection, &catalog)?.0;
+        let selection = self.rewrite_with(selection, &catalog)?.text;
         let deleted =
             crate::write::delete(&mut self.conn, &model, tenant, &selection, self.status).await;
         self.status = super::relay::backend_status(&self.conn);
@@ -168,11 +179,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .cached(tenant)
             .filter(|_| self.autocommitting());
         // A refusal by the cached catalog (no such table, unindexed field) may be stale too: checked below.
-        if let Some((cached, (text, overrides))) = cached.and_then(|cached| {
+        if let Some((cached, rewritten)) = cached.and_then(|cached| {
             let rewritten = self.rewrite_with(statement.clone(), &cached).ok()?;
             Some((cached, rewritten))
         }) {
-            let batch = format!("{}; {text}", crate::registry::VERSION_QUERY);
+            let overrides = self
+                .described(statement, &cached, rewritten.clone(), Probe::Query)
+                .await
+                .executed;
+            let batch = format!("{}; {}", crate::registry::VERSION_QUERY, rewritten.text);
             let mut result = self.conn.query_iter(batch).await?;
             let version: Option<u64> = result.next().await?.and_then(|row| row.get(0));
             // Ends the version's result set; the statement's own error, if any, surfaces here.
@@ -194,25 +209,34 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 while let Ok(Some(_)) = result.next().await {}
             }
         }
-        let (text, overrides) = self.rewrite_read(statement.clone()).await?;
-        self.forward_with(text.as_bytes(), &overrides).await
+        let (text, described) = self.rewrite_read(statement, Some(Probe::Query)).await?;
+        self.forward_with(text.as_bytes(), &described.executed)
+            .await
     }
 
-    /// A read of model tables as backend SQL, with the native metadata of each result column that is one.
+    /// A read of model tables as backend SQL, with the native metadata of its result columns where the backend's
+    /// would differ (learnt from the twins with `probe`; without it, only model columns are described).
     pub(super) async fn rewrite_read(
         &mut self,
-        statement: Statement,
-    ) -> Result<(String, Vec<Option<Column>>), crate::Error> {
+        statement: &Statement,
+        probe: Option<Probe>,
+    ) -> Result<(String, Described), crate::Error> {
         let tenant = self.required_tenant()?;
         let catalog = self.catalog(tenant).await?;
-        self.rewrite_with(statement, &catalog)
+        let rewritten = self.rewrite_with(statement.clone(), &catalog)?;
+        let text = rewritten.text.clone();
+        let described = match probe {
+            Some(probe) => self.described(statement, &catalog, rewritten, probe).await,
+            None => Described::same(rewritten.overrides),
+        };
+        Ok((text, described))
     }
 
     fn rewrite_with(
         &self,
         mut statement: Statement,
         catalog: &crate::catalog::TenantCatalog,
-    ) -> Result<(String, Vec<Option<Column>>), crate::Error> {
+    ) -> Result<Rewritten, crate::Error> {
         let home = self.home();
         let scope = crate::rewrite::select::Scope {
             catalog,
@@ -222,9 +246,98 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let sources = crate::rewrite::select::rewrite(&mut statement, scope)?;
         let overrides = sources
             .iter()
-            .map(|source| source.as_ref().map(|s| native_column(s, &home)))
+            .map(|source| source.as_ref().and_then(|s| native_column(s, &home)))
             .collect();
-        Ok((statement.to_string(), overrides))
+        Ok(Rewritten {
+            text: statement.to_string(),
+            overrides,
+            settled: !sources.is_empty() && sources.iter().all(Option::is_some),
+        })
+    }
+
+    /// The metadata a native table would give `statement`'s result columns. Model columns are described from the
+    /// catalog; when other columns are computed from model columns, the statement runs once on the models'
+    /// empty twins and the backend types them there. If the twins cannot be used (say, in a read-only
+    /// transaction that refuses temporary tables), the backend's own metadata stands for those columns.
+    async fn described(
+        &mut self,
+        statement: &Statement,
+        catalog: &crate::catalog::TenantCatalog,
+        rewritten: Rewritten,
+        probe: Probe,
+    ) -> Described {
+        if rewritten.settled {
+            return Described::same(rewritten.overrides);
+        }
+        let home = self.home();
+        let scope = crate::rewrite::select::Scope {
+            catalog,
+            home: &home,
+            allow_scan: true,
+        };
+        let Some(twin) = crate::rewrite::twin::probe(statement, scope) else {
+            return Described::same(rewritten.overrides);
+        };
+        let native = |columns: Vec<Column>| -> Vec<Option<Column>> {
+            columns
+                .iter()
+                .map(|c| Some(untwinned(c, &twin.models, &home)))
+                .collect()
+        };
+        match self.twin_columns(&twin, probe).await {
+            Ok((prepared, executed)) => Described {
+                prepared: native(prepared),
+                executed: native(executed),
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "typing computed columns on the twins failed; the backend's metadata stands");
+                Described::same(rewritten.overrides)
+            }
+        }
+    }
+
+    /// The twins' columns as a prepare describes them and as an execution does (MariaDB may differ, e.g. in a
+    /// string's decimals). A text query is only executed; a prepared one is prepared, then executed with every
+    /// parameter NULL.
+    async fn twin_columns(
+        &mut self,
+        twin: &crate::rewrite::twin::Probe,
+        probe: Probe,
+    ) -> Result<(Vec<Column>, Vec<Column>), mysql_async::Error> {
+        for model in &twin.models {
+            self.twins.ensure(&mut self.conn, model).await?;
+        }
+        let text = twin.statement.to_string();
+        match probe {
+            Probe::Query => {
+                let result = self.conn.query_iter(text).await?;
+                let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
+                result.drop_result().await?;
+                Ok((columns.clone(), columns))
+            }
+            Probe::Prepare => {
+                let prepared = self.conn.prep(text).await?;
+                let described = prepared.columns().to_vec();
+                let nulls = vec![mysql_async::Value::NULL; prepared.num_params() as usize];
+                let params = if nulls.is_empty() {
+                    mysql_async::Params::Empty
+                } else {
+                    mysql_async::Params::Positional(nulls)
+                };
+                let executed = match self.conn.exec_iter(&prepared, params).await {
+                    Ok(result) => {
+                        let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
+                        result.drop_result().await?;
+                        columns
+                    }
+                    // NULL where a value is required (`LIMIT ?`): the prepare's description stands.
+                    Err(mysql_async::Error::Server(_)) => described.clone(),
+                    Err(e) => return Err(e),
+                };
+                self.conn.close(prepared).await?;
+                Ok((described, executed))
+            }
+        }
     }
 
     /// `INSERT INTO model_x …`: the write path, then an OK with the count and the first id.
@@ -254,7 +367,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Some(source) if !matches!(source.body.as_ref(), sqlparser::ast::SetExpr::Values(_)) => {
                 Some(
                     self.rewrite_with(Statement::Query(source.clone()), &catalog)?
-                        .0,
+                        .text,
                 )
             }
             _ => None,
@@ -318,4 +431,89 @@ fn selection(
             .pop()
             .ok_or(crate::sql::Error::Empty)?,
     )
+}
+
+/// A read rewritten into backend SQL.
+#[derive(Clone)]
+struct Rewritten {
+    text: String,
+    /// Per result column, the native metadata of a model column.
+    overrides: Vec<Option<Column>>,
+    /// Every result column's metadata is known without the twins.
+    settled: bool,
+}
+
+/// How a statement's twin is typed: run (text queries), or prepared and executed (prepared statements, whose
+/// `?` only a prepare accepts).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Probe {
+    Query,
+    Prepare,
+}
+
+/// The native metadata of a read's result columns (`None`: the backend's own stands), as a prepare describes them
+/// and as an execution does.
+pub(super) struct Described {
+    pub prepared: Vec<Option<Column>>,
+    pub executed: Vec<Option<Column>>,
+}
+
+impl Described {
+    pub fn none() -> Described {
+        Described::same(Vec::new())
+    }
+
+    fn same(overrides: Vec<Option<Column>>) -> Described {
+        Described {
+            prepared: overrides.clone(),
+            executed: overrides,
+        }
+    }
+}
+
+/// A column of the twins' answer as the client should see it: a twin's own column is the model column it stands
+/// for (its table's name, the catalog's flags); a computed one is as the backend typed it.
+fn untwinned(
+    column: &Column,
+    models: &[std::sync::Arc<crate::catalog::Model>],
+    home: &str,
+) -> Column {
+    let org_table = column.org_table_str();
+    models
+        .iter()
+        .find(|m| crate::rewrite::twin::table_name(m) == org_table)
+        .and_then(|m| super::models::named_column(m, &column.org_name_str(), home))
+        .unwrap_or_else(|| column.clone())
+}
+
+/// Which twins exist on the session's backend connection, and for which shape of their model.
+#[derive(Debug, Default)]
+pub(super) struct Twins {
+    made: std::collections::HashMap<i64, String>,
+}
+
+impl Twins {
+    /// Forget every twin (the backend connection was reset, dropping its temporary tables).
+    pub fn clear(&mut self) {
+        self.made.clear();
+    }
+
+    async fn ensure(
+        &mut self,
+        conn: &mut mysql_async::Conn,
+        model: &crate::catalog::Model,
+    ) -> Result<(), mysql_async::Error> {
+        let signature = model.columns_signature();
+        if self.made.get(&model.id) == Some(&signature) {
+            return Ok(());
+        }
+        conn.query_drop(format!(
+            "DROP TEMPORARY TABLE IF EXISTS `{}`; {}",
+            crate::rewrite::twin::table_name(model),
+            crate::rewrite::twin::ddl(model)
+        ))
+        .await?;
+        self.made.insert(model.id, signature);
+        Ok(())
+    }
 }

@@ -79,6 +79,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
             cancel: CancellationToken::new(),
             shadows: crate::write::Shadows::default(),
+            twins: super::rows::Twins::default(),
             allow_scan: false,
         };
         session.allow_scan = session.user.allow_scan;
@@ -151,6 +152,8 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     pub(super) allow_scan: bool,
     /// The write path's temporary shadow tables on this session's backend connection.
     pub(super) shadows: crate::write::Shadows,
+    /// Empty twins of the models, on which computed result columns are typed as a native table types them.
+    pub(super) twins: super::rows::Twins,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
@@ -461,10 +464,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     async fn prepare(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
         let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
-        let (text, overrides) = match sql::classify(text, &self.context())? {
-            Route::Forward => (text.to_string(), Vec::new()),
+        let (text, described) = match sql::classify(text, &self.context())? {
+            Route::Forward => (text.to_string(), super::rows::Described::none()),
             Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
-                self.rewrite_read(*statement).await?
+                self.rewrite_read(&statement, Some(super::rows::Probe::Prepare))
+                    .await?
             }
             Route::Virtual(statement) => return self.prepare_emulated(statement).await,
             _ => {
@@ -476,10 +480,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         };
         let statement = self.conn.prep(text).await?;
-        let columns = relay::apply_overrides(&statement.columns(), &overrides);
+        let columns = relay::apply_overrides(&statement.columns(), &described.prepared);
         let id = self
             .statements
-            .add(Backing::Backend(statement.clone()), overrides);
+            .add(Backing::Backend(statement.clone()), described.executed);
         self.wire
             .prepared(id, statement.params(), &columns, self.status)
             .await
@@ -539,6 +543,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.conn.reset().await?;
         self.statements.clear();
         self.shadows.clear();
+        self.twins.clear();
         self.tenant = None;
         self.allow_scan = self.user.allow_scan;
         self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;

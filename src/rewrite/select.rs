@@ -26,8 +26,9 @@ pub enum Source {
     Field(Arc<Model>, usize),
     CreatedAt(Arc<Model>),
     UpdatedAt(Arc<Model>),
-    /// `MAX(column)` or `MIN(column)`: typed as the column is, as MySQL types them.
-    Extreme(Box<Source>),
+    /// An expression over no model column (a literal, `COUNT(…)`): the backend types it as it would on a native
+    /// table.
+    Unchanged,
 }
 
 /// What the rewrite needs besides the statement.
@@ -41,7 +42,8 @@ pub struct Scope<'a> {
 }
 
 /// Rewrites every model table reference in `statement`; returns, for each top-level result column, its source
-/// when it is a model column (empty when the projection's width cannot be known, e.g. `*` over a join).
+/// when it is a model column or typed alike on a native table (`None` for other computed columns; empty when
+/// the projection's width cannot be known, e.g. `*` over a join, or for a UNION).
 pub fn rewrite(statement: &mut Statement, scope: Scope<'_>) -> Result<Vec<Option<Source>>, Error> {
     let sources = match statement {
         Statement::Query(query) => top_sources(query, scope)?,
@@ -354,15 +356,13 @@ fn top_sources(query: &Query, scope: Scope<'_>) -> Result<Vec<Option<Source>>, E
     set_sources(query.body.as_ref(), scope)
 }
 
-/// A UNION's columns are a model's columns only where every branch selects that same column.
 fn set_sources(body: &SetExpr, scope: Scope<'_>) -> Result<Vec<Option<Source>>, Error> {
     let select = match body {
         SetExpr::Select(select) => select,
         SetExpr::Query(query) => return top_sources(query, scope),
-        SetExpr::SetOperation { left, right, .. } => {
-            let (left, right) = (set_sources(left, scope)?, set_sources(right, scope)?);
-            return Ok(if left == right { left } else { Vec::new() });
-        }
+        // A set operation's columns come from a temporary table, described as such (no key flags): the twins
+        // type them.
+        SetExpr::SetOperation { .. } => return Ok(Vec::new()),
         _ => return Ok(Vec::new()),
     };
     let models = models_in(&select.from, scope);
@@ -375,8 +375,10 @@ fn set_sources(body: &SetExpr, scope: Scope<'_>) -> Result<Vec<Option<Source>>, 
             }
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => return Ok(Vec::new()),
             SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
-                sources
-                    .push(column_source(expr, &models).or_else(|| extreme_source(expr, &models)));
+                sources.push(
+                    column_source(expr, &models)
+                        .or_else(|| unchanged(expr).then_some(Source::Unchanged)),
+                );
             }
             SelectItem::ExprWithAliases { .. } => sources.push(None),
         }
@@ -392,28 +394,24 @@ fn all_columns(model: &Arc<Model>) -> Vec<Option<Source>> {
     all
 }
 
-/// `MAX(column)` or `MIN(column)` of a model column: the backend would type it from the slot (TEXT, BIGINT),
-/// where a native table types it as the column.
-fn extreme_source(expr: &Expr, models: &[(String, Arc<Model>)]) -> Option<Source> {
-    let Expr::Function(function) = expr else {
-        return None;
-    };
-    let [name] = function.name.0.as_slice() else {
-        return None;
-    };
-    let name = name.as_ident()?;
-    if !(name.value.eq_ignore_ascii_case("MAX") || name.value.eq_ignore_ascii_case("MIN")) {
-        return None;
+/// Whether the backend types `expr` the same on a model table as on a native one: it reads no column (a literal,
+/// a variable), or it is a `COUNT`, which is a BIGINT whatever it counts.
+fn unchanged(expr: &Expr) -> bool {
+    if let Expr::Function(function) = expr {
+        if let [name] = function.name.0.as_slice() {
+            if name
+                .as_ident()
+                .is_some_and(|n| n.value.eq_ignore_ascii_case("COUNT"))
+            {
+                return true;
+            }
+        }
     }
-    let sqlparser::ast::FunctionArguments::List(list) = &function.args else {
-        return None;
-    };
-    let [sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(argument))] =
-        list.args.as_slice()
-    else {
-        return None;
-    };
-    column_source(argument, models).map(|source| Source::Extreme(Box::new(source)))
+    visit_expressions(expr, |e| match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_continue()
 }
 
 /// A bare (possibly qualified) column of exactly one model in scope.

@@ -22,6 +22,10 @@ const DENIED_FUNCTIONS: [&str; 7] = [
     "master_pos_wait",
 ];
 
+/// Why only SELECTs on model tables can be explained.
+pub const EXPLAIN_WRITES: &str = "EXPLAIN of INSERT, UPDATE and DELETE on model tables is not supported: each runs as \
+     several backend statements; EXPLAIN a SELECT with the same WHERE to see the plan that finds the rows";
+
 /// Refuses what a tenant login may not send. A tenant reaches its own model tables (in its home database) and
 /// the information_schema tables the proxy answers with its virtual rows — never a backend table. `into` says
 /// whether the statement's own text holds the keyword INTO, when the caller tokenized it; `None` looks for it in
@@ -68,6 +72,15 @@ pub fn check_tenant(
             Error::PrivilegeDenied("SELECT … INTO is not available to tenant logins".to_string()),
         ),
         Statement::Query(_) => Ok(()),
+        // The plan of a SELECT on the tenant's own model tables, as the backend would run it.
+        Statement::Explain { statement, .. }
+            if on_models && matches!(statement.as_ref(), Statement::Query(_)) =>
+        {
+            Ok(())
+        }
+        Statement::Explain { .. } if on_models => {
+            Err(Error::NotSupported(EXPLAIN_WRITES.to_string()))
+        }
         // Statements on the tenant's own model tables (the relation check above admitted nothing else).
         Statement::Insert(_)
         | Statement::Update { .. }
@@ -252,6 +265,42 @@ mod tests {
             ),
             Ok(r) => panic!("{r:?}"),
         }
+    }
+
+    #[test]
+    fn tenants_explain_selects_on_their_models_only() {
+        for sql in [
+            "EXPLAIN SELECT * FROM model_x WHERE a = 1",
+            "EXPLAIN FORMAT=JSON SELECT a FROM model_x",
+            "DESCRIBE SELECT COUNT(*) FROM model_x",
+        ] {
+            assert!(
+                matches!(classify(sql, &TENANT), Ok(Route::Virtual(_))),
+                "{sql}"
+            );
+        }
+        assert_eq!(
+            denied_table("EXPLAIN SELECT * FROM entry_data"),
+            "entry_data"
+        );
+        assert_eq!(
+            denied_table("EXPLAIN SELECT * FROM model_x WHERE id IN (SELECT entry_id FROM entry_slots_page_1)"),
+            "entry_slots_page_1"
+        );
+        for sql in [
+            "EXPLAIN UPDATE model_x SET a = 1",
+            "EXPLAIN DELETE FROM model_x",
+        ] {
+            assert_eq!(
+                classify(sql, &TENANT),
+                Err(Error::NotSupported(super::EXPLAIN_WRITES.to_string())),
+                "{sql}"
+            );
+        }
+        assert!(matches!(
+            classify("EXPLAIN SELECT 1", &TENANT),
+            Err(Error::PrivilegeDenied(_))
+        ));
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl Shadows {
     /// The shadow table of `model`, created or re-created when the model's columns changed.
     pub async fn ensure(&mut self, conn: &mut Conn, model: &Model) -> Result<String, Error> {
         let name = table_name(model);
-        let signature = signature(model);
+        let signature = model.columns_signature();
         if self.made.get(&model.id) == Some(&signature) {
             return Ok(name);
         }
@@ -57,13 +57,4 @@ impl Shadows {
 
 pub fn table_name(model: &Model) -> String {
     format!("stardust_shadow_{}", model.id)
-}
-
-fn signature(model: &Model) -> String {
-    model
-        .fields
-        .iter()
-        .map(|f| format!("{}:{}:{}", f.id, f.name, f.shape.declared_sql))
-        .collect::<Vec<_>>()
-        .join("|")
 }
