@@ -291,6 +291,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             },
             Err(e) => {
                 tracing::debug!(error = %e, "typing computed columns on the twins failed; the backend's metadata stands");
+                // Whatever the cause, the twins are made afresh next time rather than trusted.
+                self.twins.clear();
                 Described::same(rewritten.overrides)
             }
         }

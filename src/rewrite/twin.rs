@@ -21,8 +21,10 @@ pub fn table_name(model: &Model) -> String {
     format!("stardust_twin_{}", model.id)
 }
 
-/// The twin's definition: the model's columns as a native table declares them (no indexes: they change no
-/// computed column's type, and bare model columns are described from the catalog).
+/// The twin's definition: the model's columns as a native table declares them, and the indexes of its indexed
+/// fields, so the backend plans a SELECT on the twins as on a native table (whether rows pass through a
+/// temporary table changes some of their metadata). A string or JSON type that takes no plain index (TEXT,
+/// BLOB, JSON) keeps its column without the index.
 pub fn ddl(model: &Model) -> String {
     let mut columns = vec!["`id` BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY".to_string()];
     columns.extend(
@@ -33,6 +35,18 @@ pub fn ddl(model: &Model) -> String {
     );
     columns.push("`created_at` DATETIME NOT NULL".to_string());
     columns.push("`updated_at` DATETIME NOT NULL".to_string());
+    for field in &model.fields {
+        let plain = {
+            let t = field.shape.column_type.to_ascii_lowercase();
+            !(t.contains("text")
+                || t.contains("blob")
+                || t.starts_with("json")
+                || t.starts_with("longtext"))
+        };
+        if field.index_name.is_some() && plain {
+            columns.push(format!("KEY ({})", quote_identifier(&field.name)));
+        }
+    }
     format!(
         "CREATE TEMPORARY TABLE `{}` ({}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         table_name(model),
