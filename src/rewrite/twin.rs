@@ -1,7 +1,7 @@
 //! Native twins: an empty TEMPORARY table per model, declared with the model's own columns, against which a
 //! SELECT's computed result columns are typed. The backend types `LOWER(name)` or `SUM(qty)` from what it reads —
 //! on a model table, the slot (TEXT, BIGINT) or a JSON extraction; on a native table, the declared column. Running
-//! the user's SELECT once more on the twins, with `LIMIT 0`, gives the metadata the native table would give.
+//! the user's SELECT once more on the (empty) twins gives the metadata the native table would give.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -38,10 +38,7 @@ pub fn ddl(model: &Model) -> String {
     for field in &model.fields {
         let plain = {
             let t = field.shape.column_type.to_ascii_lowercase();
-            !(t.contains("text")
-                || t.contains("blob")
-                || t.starts_with("json")
-                || t.starts_with("longtext"))
+            !(t.contains("text") || t.contains("blob") || t.starts_with("json"))
         };
         if field.index_name.is_some() && plain {
             columns.push(format!("KEY ({})", quote_identifier(&field.name)));
@@ -54,7 +51,7 @@ pub fn ddl(model: &Model) -> String {
     )
 }
 
-/// A SELECT on model tables turned into the same SELECT on their twins, returning no row.
+/// A SELECT on model tables turned into the same SELECT on their twins.
 pub struct Probe {
     pub statement: Statement,
     /// The models whose twins it reads.
