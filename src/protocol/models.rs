@@ -266,22 +266,6 @@ pub(super) fn native_column(
     Some(column(model, index, database))
 }
 
-/// The column definition of `name` in `model`'s table, if the table has that column.
-pub(super) fn named_column(model: &Model, name: &str, database: &str) -> Option<Column> {
-    let index = match name.to_ascii_lowercase().as_str() {
-        "id" => 0,
-        "created_at" => model.fields.len() + 1,
-        "updated_at" => model.fields.len() + 2,
-        _ => {
-            1 + model
-                .fields
-                .iter()
-                .position(|f| f.name.eq_ignore_ascii_case(name))?
-        }
-    };
-    Some(column(model, index, database))
-}
-
 /// Column `index` of the model's table: `id`, the fields in order, `created_at`, `updated_at`.
 fn column(model: &Model, index: usize, database: &str) -> Column {
     let table = model.table_name();

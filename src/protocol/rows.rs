@@ -281,7 +281,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let native = |columns: Vec<Column>| -> Vec<Option<Column>> {
             columns
                 .iter()
-                .map(|c| Some(untwinned(c, &twin.models, &home)))
+                .map(|c| Some(untwinned(c, &twin.models)))
                 .collect()
         };
         match self.twin_columns(&twin, probe).await {
@@ -473,19 +473,17 @@ impl Described {
     }
 }
 
-/// A column of the twins' answer as the client should see it: a twin's own column is the model column it stands
-/// for (its table's name, the catalog's flags); a computed one is as the backend typed it.
-fn untwinned(
-    column: &Column,
-    models: &[std::sync::Arc<crate::catalog::Model>],
-    home: &str,
-) -> Column {
+/// A column of the twins' answer as the client should see it: a twin's own column names the model's table as its
+/// original table; everything else is as the backend described it on the twin.
+fn untwinned(column: &Column, models: &[std::sync::Arc<crate::catalog::Model>]) -> Column {
     let org_table = column.org_table_str();
-    models
+    match models
         .iter()
         .find(|m| crate::rewrite::twin::table_name(m) == org_table)
-        .and_then(|m| super::models::named_column(m, &column.org_name_str(), home))
-        .unwrap_or_else(|| column.clone())
+    {
+        Some(model) => column.clone().with_org_table(model.table_name().as_bytes()),
+        None => column.clone(),
+    }
 }
 
 /// Which twins exist on the session's backend connection, and for which shape of their model.

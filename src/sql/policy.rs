@@ -239,6 +239,28 @@ mod tests {
             denied_table("WITH x AS (SELECT * FROM secrets) SELECT * FROM x"),
             "secrets"
         );
+        // A CTE shadows a table only within its scope; outside it, or in its own plain body, the name is the table.
+        assert_eq!(
+            denied_table(
+                "SELECT * FROM entry_data WHERE EXISTS (WITH entry_data AS (SELECT 1) SELECT * FROM entry_data)"
+            ),
+            "entry_data"
+        );
+        assert_eq!(
+            denied_table("WITH entry_data AS (SELECT * FROM entry_data) SELECT * FROM entry_data"),
+            "entry_data"
+        );
+        assert!(matches!(
+            classify(
+                "WITH t AS (SELECT name FROM model_x) SELECT * FROM t",
+                &TENANT
+            ),
+            Ok(Route::Virtual(_))
+        ));
+        assert!(matches!(
+            classify("WITH model_y AS (SELECT 1) SELECT * FROM model_y", &TENANT),
+            Err(Error::NotSupported(_))
+        ));
         assert_eq!(
             denied_table("INSERT INTO entry_data (id) VALUES (1)"),
             "entry_data"

@@ -148,6 +148,12 @@ async fn selects_match_the_native_twin() {
         "SELECT a.*, b.name FROM model_item a JOIN model_item b ON a.id = b.id ORDER BY a.id",
         "SELECT name FROM model_item UNION SELECT note FROM model_item ORDER BY 1",
         "SELECT qty, 1 AS one, 'x' AS letter, COUNT(*) FROM model_item GROUP BY qty ORDER BY qty",
+        "WITH t AS (SELECT LOWER(name) AS n, qty FROM model_item) SELECT n, qty * 2 FROM t ORDER BY n",
+        "SELECT * FROM (SELECT name, price * 2 AS p2 FROM model_item) AS t ORDER BY name",
+        "SELECT name, ROW_NUMBER() OVER (ORDER BY name) AS rn, SUM(qty) OVER () AS total FROM model_item ORDER BY name",
+        "SELECT CASE WHEN qty > 5 THEN name ELSE note END AS c, CAST(qty AS CHAR) AS q, JSON_EXTRACT(tags, '$[0]') \
+         AS t0, YEAR(added) AS y, price + ratio AS mix FROM model_item ORDER BY id",
+        "SELECT UPPER(name) FROM model_item WHERE qty IN (SELECT qty FROM model_item WHERE qty > 0) ORDER BY 1",
     ];
     // A model's own columns carry the native column's flags too (key parts, NOT NULL, UNSIGNED, …).
     assert_eq!(flags(&mut ours).await, flags(&mut theirs).await);
@@ -333,6 +339,9 @@ async fn tenants_never_see_each_others_rows() {
         "SELECT COUNT(*) FROM model_item WHERE name = 'apple' OR 1 = 1",
         "SELECT COUNT(*) FROM model_item WHERE id IN (SELECT id FROM model_item)",
         "SELECT COUNT(*) FROM model_item /* tenant_id = 1 */ WHERE qty IS NULL OR qty IS NOT NULL",
+        "WITH t AS (SELECT * FROM model_item) SELECT COUNT(*) FROM t",
+        "WITH RECURSIVE r AS (SELECT id FROM model_item UNION SELECT r.id FROM r JOIN model_item m ON m.id = r.id) \
+         SELECT COUNT(*) FROM r",
     ] {
         let theirs: Option<u64> = globex.query_first(sql).await.unwrap();
         assert_eq!(theirs, Some(1), "{sql}");
@@ -342,6 +351,14 @@ async fn tenants_never_see_each_others_rows() {
         .await
         .unwrap();
     assert_eq!(ours, Some(5));
+    // A CTE named like a backend table shadows it only in its scope: everywhere else the name is the table.
+    for sql in [
+        "WITH entry_data AS (SELECT * FROM entry_data) SELECT COUNT(*) FROM entry_data",
+        "SELECT COUNT(*) FROM entry_data WHERE EXISTS (WITH entry_data AS (SELECT 1) SELECT * FROM entry_data)",
+        "WITH a AS (SELECT * FROM entry_data), entry_data AS (SELECT 1) SELECT COUNT(*) FROM a",
+    ] {
+        assert_eq!(code(globex.query_drop(sql).await), 1142, "{sql}");
+    }
     // Computed columns make the session build empty native twins of its models; they are backend tables, out of
     // every tenant's reach, and hold nothing.
     let lowered: Vec<String> = globex
