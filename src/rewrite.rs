@@ -5,9 +5,65 @@ pub mod select;
 pub mod system_schema;
 pub mod twin;
 
-use sqlparser::ast::{Ident, Query, Statement, TableAlias, TableFactor};
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    visit_expressions_mut, Expr, Ident, Query, SelectItem, SelectItemQualifiedWildcardKind,
+    SetExpr, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
+};
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
+
+/// `home.model_x.col` and `home.model_x.*` become `model_x.col` and `model_x.*`: the model table is replaced by a
+/// derived table (or a twin) known as `model_x`, which no database name qualifies. BI tools qualify every column
+/// with its database and table. A model table given an alias cannot be named so in MySQL either.
+pub(crate) fn unqualify_model_columns(statement: &mut Statement, home: &str) {
+    let model_in_home =
+        |db: &Ident, table: &Ident| db.value == home && crate::catalog::is_virtual(&table.value);
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::CompoundIdentifier(parts) = expr {
+            if parts.len() == 3 && model_in_home(&parts[0], &parts[1]) {
+                parts.remove(0);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    struct Wildcards<'a>(&'a str);
+    impl VisitorMut for Wildcards<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            unqualify_wildcards(query.body.as_mut(), self.0);
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Wildcards(home));
+}
+
+fn unqualify_wildcards(body: &mut SetExpr, home: &str) {
+    match body {
+        SetExpr::Select(select) => {
+            for item in &mut select.projection {
+                if let SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(name),
+                    _,
+                ) = item
+                {
+                    let model_in_home = matches!(name.0.as_slice(), [db, table]
+                        if db.as_ident().is_some_and(|d| d.value == home)
+                            && table.as_ident().is_some_and(|t| crate::catalog::is_virtual(&t.value)));
+                    if model_in_home {
+                        name.0.remove(0);
+                    }
+                }
+            }
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            unqualify_wildcards(left, home);
+            unqualify_wildcards(right, home);
+        }
+        _ => {}
+    }
+}
 
 /// Parses SQL the rewriter composed from catalog data (never user text) into a query.
 fn parse_query(sql: &str) -> Result<Query, Error> {

@@ -45,6 +45,7 @@ pub struct Scope<'a> {
 /// when it is a model column or typed alike on a native table (`None` for other computed columns; empty when
 /// the projection's width cannot be known, e.g. `*` over a join, or for a UNION).
 pub fn rewrite(statement: &mut Statement, scope: Scope<'_>) -> Result<Vec<Option<Source>>, Error> {
+    super::unqualify_model_columns(statement, scope.home);
     let sources = match statement {
         Statement::Query(query) => top_sources(query, scope)?,
         _ => Vec::new(),

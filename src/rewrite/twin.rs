@@ -70,7 +70,11 @@ pub fn probe(statement: &Statement, scope: Scope<'_>) -> Option<Probe> {
     if !harmless(statement, scope.home) {
         return None;
     }
-    let mut query = query.clone();
+    let mut statement = Statement::Query(query.clone());
+    super::unqualify_model_columns(&mut statement, scope.home);
+    let Statement::Query(mut query) = statement else {
+        return None;
+    };
     let mut twins = Twins {
         scope,
         models: Vec::new(),

@@ -1206,3 +1206,21 @@ async fn computed_columns_are_answered_where_no_twin_can_be_made() {
     // Outside it, the twins are made and the metadata is the native table's again.
     assert_eq!(types(&mut ours, sql).await, types(&mut theirs, sql).await);
 }
+
+#[tokio::test]
+async fn columns_qualified_with_database_and_table_work_as_bi_tools_write_them() {
+    let (_proxy, mut ours, mut theirs) = twins().await;
+    let ours_db: Option<String> = ours.query_first("SELECT DATABASE()").await.unwrap();
+    let theirs_db: Option<String> = theirs.query_first("SELECT DATABASE()").await.unwrap();
+    // As Metabase and others send them: every column qualified with its database and table.
+    let sql = "SELECT `DB`.`model_item`.`name` AS `name`, `DB`.`model_item`.`qty` + 1 AS `next`, `DB`.`model_item`.* \
+               FROM `DB`.`model_item` WHERE `DB`.`model_item`.`qty` > 0 ORDER BY `DB`.`model_item`.`name` ASC";
+    let a = ours
+        .query::<Row, _>(sql.replace("DB", ours_db.as_deref().unwrap()))
+        .await
+        .unwrap();
+    let native = sql.replace("DB", theirs_db.as_deref().unwrap());
+    let b = theirs.query::<Row, _>(native.as_str()).await.unwrap();
+    assert_eq!(a.len(), 2);
+    assert_eq!(texts(a), texts(b));
+}
