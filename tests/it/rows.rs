@@ -146,11 +146,12 @@ async fn selects_match_the_native_twin() {
          (SELECT MAX(qty) FROM model_item) + 0 AS top FROM model_item",
         "SELECT t.n, t.q FROM (SELECT LOWER(name) AS n, qty AS q FROM model_item) AS t ORDER BY 1, 2",
         "SELECT a.*, b.name FROM model_item a JOIN model_item b ON a.id = b.id ORDER BY a.id",
-        "SELECT name FROM model_item UNION SELECT note FROM model_item ORDER BY 1",
+        "SELECT name FROM model_item UNION ALL SELECT note FROM model_item ORDER BY BINARY name",
         "SELECT qty, 1 AS one, 'x' AS letter, COUNT(*) FROM model_item GROUP BY qty ORDER BY qty",
-        "WITH t AS (SELECT LOWER(name) AS n, qty FROM model_item) SELECT n, qty * 2 FROM t ORDER BY n",
-        "SELECT * FROM (SELECT name, price * 2 AS p2 FROM model_item) AS t ORDER BY name",
-        "SELECT name, ROW_NUMBER() OVER (ORDER BY name) AS rn, SUM(qty) OVER () AS total FROM model_item ORDER BY name",
+        "WITH t AS (SELECT LOWER(name) AS n, qty FROM model_item) SELECT n, qty * 2 FROM t ORDER BY n, qty",
+        "SELECT * FROM (SELECT name, price * 2 AS p2 FROM model_item) AS t ORDER BY BINARY name",
+        "SELECT name, ROW_NUMBER() OVER (ORDER BY BINARY name) AS rn, SUM(qty) OVER () AS total FROM model_item \
+         ORDER BY rn",
         "SELECT CASE WHEN qty > 5 THEN name ELSE note END AS c, CAST(qty AS CHAR) AS q, JSON_EXTRACT(tags, '$[0]') \
          AS t0, YEAR(added) AS y, price + ratio AS mix FROM model_item ORDER BY id",
         "SELECT UPPER(name) FROM model_item WHERE qty IN (SELECT qty FROM model_item WHERE qty > 0) ORDER BY 1",
