@@ -103,15 +103,36 @@ pub enum Error {
     #[error("Table '{database}.{table}' doesn't exist")]
     NoSuchTable { database: String, table: String },
     #[error(
-        "Column '{field}' of {table} is {}: filtering on it would read every entry's JSON. Index it \
-         (ALTER TABLE {table} ADD INDEX ({field})) or allow scans for this session (SET stardust_allow_scan = 1)",
-        if *.backfilling { "still being indexed" } else { "not indexed" }
+        "Column '{field}' of {table} is {}: filtering on it would read every entry's JSON. {} allow scans for \
+         this session (SET stardust_allow_scan = 1)",
+        match why {
+            Unindexed::NoIndex => "not indexed",
+            Unindexed::Backfilling => "still being indexed",
+            Unindexed::Json => "JSON, which no index serves",
+        },
+        match why {
+            Unindexed::NoIndex => format!("Index it (ALTER TABLE {table} ADD INDEX ({field})) or"),
+            Unindexed::Backfilling =>
+                format!("Wait until stardust.fields shows its slot_status 'ready' (table_name '{table}'), or"),
+            Unindexed::Json => "Filter on a scalar column, or".to_string(),
+        }
     )]
     NotIndexed {
         field: String,
         table: String,
-        backfilling: bool,
+        why: Unindexed,
     },
+}
+
+/// Why a filtered field has no index to serve the filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unindexed {
+    /// Declared without an index (`ALTER TABLE … ADD INDEX` gives it one).
+    NoIndex,
+    /// Indexed, and the Reconciler is still filling the index.
+    Backfilling,
+    /// A JSON column, which takes no index.
+    Json,
 }
 
 impl Error {

@@ -196,10 +196,15 @@ fn check_filters(
             if let Some(field) = model.field(&column) {
                 let indexed = field.slot.as_ref().is_some_and(|s| s.status.readable());
                 if !indexed {
+                    let why = match (&field.slot, field.family) {
+                        (Some(_), _) => super::Unindexed::Backfilling,
+                        (None, None) => super::Unindexed::Json,
+                        (None, Some(_)) => super::Unindexed::NoIndex,
+                    };
                     return Err(Error::NotIndexed {
                         field: field.name.clone(),
                         table: model.table_name(),
-                        backfilling: field.slot.is_some(),
+                        why,
                     });
                 }
             }

@@ -84,7 +84,9 @@ async fn a_promoted_field_is_backfilled_and_then_filters_like_a_native_index() {
             .await,
     );
     assert!(
-        refused.message.contains("still being indexed"),
+        refused.message.contains("still being indexed")
+            && refused.message.contains("slot_status 'ready'")
+            && !refused.message.contains("ADD INDEX"),
         "{}",
         refused.message
     );

@@ -318,6 +318,17 @@ async fn unindexed_filters_are_refused_unless_scans_are_allowed() {
         5,
         "projecting an unindexed field always works"
     );
+    // A JSON column takes no index: the message offers only what works.
+    let json = server_error(
+        ours.query_drop("SELECT name FROM model_item WHERE tags IS NOT NULL")
+            .await,
+    );
+    assert_eq!(json.code, 1235);
+    assert!(
+        json.message.contains("JSON") && !json.message.contains("ADD INDEX"),
+        "{}",
+        json.message
+    );
 }
 
 #[tokio::test]
