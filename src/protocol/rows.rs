@@ -291,8 +291,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             },
             Err(e) => {
                 tracing::debug!(error = %e, "typing computed columns on the twins failed; the backend's metadata stands");
-                // Whatever the cause, the twins are made afresh next time rather than trusted.
-                self.twins.clear();
+                // A twin dropped behind the proxy's back is made again next time.
+                if matches!(&e, mysql_async::Error::Server(s) if s.code == 1146) {
+                    twin.models.iter().for_each(|m| self.twins.forget(m.id));
+                }
                 Described::same(rewritten.overrides)
             }
         }
@@ -486,10 +488,11 @@ fn untwinned(column: &Column, models: &[std::sync::Arc<crate::catalog::Model>]) 
     }
 }
 
-/// Which twins exist on the session's backend connection, and for which shape of their model.
+/// Which twins exist on the session's backend connection, and for which shape of their model; and which shapes
+/// the backend would not make a twin of, so a SELECT does not ask again in vain.
 #[derive(Debug, Default)]
 pub(super) struct Twins {
-    made: std::collections::HashMap<i64, String>,
+    made: std::collections::HashMap<i64, (String, bool)>,
 }
 
 impl Twins {
@@ -498,22 +501,42 @@ impl Twins {
         self.made.clear();
     }
 
+    fn forget(&mut self, model: i64) {
+        self.made.remove(&model);
+    }
+
     async fn ensure(
         &mut self,
         conn: &mut mysql_async::Conn,
         model: &crate::catalog::Model,
     ) -> Result<(), mysql_async::Error> {
         let signature = model.columns_signature();
-        if self.made.get(&model.id) == Some(&signature) {
-            return Ok(());
+        match self.made.get(&model.id) {
+            Some((made, true)) if *made == signature => return Ok(()),
+            Some((made, false)) if *made == signature => {
+                return Err(mysql_async::Error::Other(
+                    "the backend would not make this model's twin".into(),
+                ))
+            }
+            _ => {}
         }
-        conn.query_drop(format!(
-            "DROP TEMPORARY TABLE IF EXISTS `{}`; {}",
-            crate::rewrite::twin::table_name(model),
-            crate::rewrite::twin::ddl(model)
-        ))
-        .await?;
-        self.made.insert(model.id, signature);
-        Ok(())
+        let made = conn
+            .query_drop(format!(
+                "DROP TEMPORARY TABLE IF EXISTS `{}`; {}",
+                crate::rewrite::twin::table_name(model),
+                crate::rewrite::twin::ddl(model)
+            ))
+            .await;
+        match &made {
+            Ok(()) => {
+                self.made.insert(model.id, (signature, true));
+            }
+            // Refused for now, not for good: a read-only transaction (1792) takes no temporary table.
+            Err(mysql_async::Error::Server(e)) if e.code == 1792 => {}
+            Err(_) => {
+                self.made.insert(model.id, (signature, false));
+            }
+        }
+        made
     }
 }

@@ -35,13 +35,9 @@ pub fn ddl(model: &Model) -> String {
     );
     columns.push("`created_at` DATETIME NOT NULL".to_string());
     columns.push("`updated_at` DATETIME NOT NULL".to_string());
-    for field in &model.fields {
-        let plain = {
-            let t = field.shape.column_type.to_ascii_lowercase();
-            !(t.contains("text") || t.contains("blob") || t.starts_with("json"))
-        };
-        if field.index_name.is_some() && plain {
-            columns.push(format!("KEY ({})", quote_identifier(&field.name)));
+    for field in model.fields.iter().filter(|f| f.index_name.is_some()) {
+        if let Some(part) = key_part(&field.name, &field.shape.column_type) {
+            columns.push(format!("KEY ({part})"));
         }
     }
     format!(
@@ -49,6 +45,25 @@ pub fn ddl(model: &Model) -> String {
         table_name(model),
         columns.join(", ")
     )
+}
+
+/// The key part indexing a column of `column_type` (as SHOW COLUMNS prints it): none for TEXT, BLOB and JSON,
+/// which take no plain index; a prefix of 768 characters for a longer string (InnoDB's 3072-byte key limit in
+/// utf8mb4: MariaDB shortens such a key by itself, MySQL refuses it).
+fn key_part(name: &str, column_type: &str) -> Option<String> {
+    let t = column_type.to_ascii_lowercase();
+    if t.contains("text") || t.contains("blob") || t.starts_with("json") {
+        return None;
+    }
+    let length = t
+        .strip_prefix("varchar(")
+        .or_else(|| t.strip_prefix("char("))
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse::<u32>().ok());
+    Some(match length {
+        Some(n) if n > 768 => format!("{}(768)", quote_identifier(name)),
+        _ => quote_identifier(name),
+    })
 }
 
 /// A SELECT on model tables turned into the same SELECT on their twins.

@@ -1236,3 +1236,40 @@ async fn columns_qualified_with_database_and_table_work_as_bi_tools_write_them()
     assert_eq!(a.len(), 2);
     assert_eq!(texts(a), texts(b));
 }
+
+#[tokio::test]
+async fn computed_columns_of_long_indexed_strings_are_typed_natively_too() {
+    let proxy = Proxy::start().await;
+    // An index on VARCHAR(1000) in utf8mb4 exceeds InnoDB's key limit; the twin indexes a prefix, as the slot does.
+    let (mut ours, mut theirs) = crate::support::model_and_twin(
+        &proxy,
+        "model_long",
+        "title VARCHAR(1000), body VARCHAR(300) NOT NULL",
+        ", INDEX (title), INDEX (body)",
+    )
+    .await;
+    theirs
+        .query_drop("ALTER TABLE model_long ADD INDEX (title(768)), ADD INDEX (body)")
+        .await
+        .unwrap();
+    let rows = "INSERT INTO model_long (title, body, created_at, updated_at) VALUES \
+                ('Alpha', 'x', '2024-01-01 00:00:00', '2024-01-01 00:00:00'), \
+                ('beta', 'y', '2024-01-01 00:00:00', '2024-01-01 00:00:00')";
+    ours.query_drop(rows).await.unwrap();
+    theirs.query_drop(rows).await.unwrap();
+    for sql in [
+        "SELECT LOWER(title), CONCAT(body, '!'), LENGTH(title) FROM model_long ORDER BY id",
+        "SELECT UPPER(title) AS t, COUNT(*) FROM model_long GROUP BY t ORDER BY t",
+    ] {
+        assert_eq!(
+            texts(ours.query(sql).await.unwrap()),
+            texts(theirs.query(sql).await.unwrap()),
+            "{sql}"
+        );
+        assert_eq!(
+            types(&mut ours, sql).await,
+            types(&mut theirs, sql).await,
+            "{sql}"
+        );
+    }
+}
