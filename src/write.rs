@@ -43,11 +43,65 @@ impl Error {
     }
 }
 
-/// What a write reports in its OK packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a write reports in its OK packet, and the warnings `SHOW WARNINGS` lists after it.
+#[derive(Debug, Clone, Default)]
 pub struct Written {
     pub affected_rows: u64,
     pub last_insert_id: u64,
+    pub warnings: Warnings,
+}
+
+/// `SHOW WARNINGS` as the backend answered it on the shadow table: its column definitions and rows.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings {
+    pub columns: Vec<mysql_async::Column>,
+    pub rows: Vec<Warning>,
+}
+
+impl Warnings {
+    fn extend(&mut self, more: Warnings) {
+        if self.columns.is_empty() {
+            self.columns = more.columns;
+        }
+        self.rows.extend(more.rows);
+    }
+}
+
+/// One row of `SHOW WARNINGS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub level: String,
+    pub code: u16,
+    pub message: String,
+}
+
+/// The warnings the backend raised for the statement just run on the shadow table — where values are coerced
+/// and SET expressions evaluated, so where a native table would warn — naming the model's table, with "at row
+/// N" counted from the statement's first row (`before` rows came in earlier chunks). The statements that follow (reading the
+/// shadow, writing entries and pages) would otherwise replace them in the backend session's diagnostics.
+async fn shadow_warnings(
+    conn: &mut mysql_async::Conn,
+    model: &crate::catalog::Model,
+    before: usize,
+) -> Result<Warnings, Error> {
+    if conn.get_warnings() == 0 {
+        return Ok(Warnings::default());
+    }
+    let mut result = conn.query_iter("SHOW WARNINGS").await?;
+    let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
+    let rows: Vec<(String, u16, String)> = result.collect().await?;
+    Ok(Warnings {
+        columns,
+        rows: rows
+            .into_iter()
+            .map(|(level, code, message)| Warning {
+                level,
+                code,
+                message: insert::at_statement_row(message, before)
+                    .replace(&shadow::table_name(model), &model.table_name()),
+            })
+            .collect(),
+    })
 }
 
 /// Locks the entries a write's `selection` (a rewritten SELECT whose first column is `id`) matches, as a native

@@ -8,15 +8,19 @@ pub enum Chatter {
     Forward,
     /// `SELECT CONNECTION_ID()`: the proxy's id, which `KILL` understands, not the backend thread's.
     ConnectionId,
+    /// `SHOW WARNINGS`: the session's own list after a model write that warned, else the backend's.
+    Warnings,
+    /// `SHOW COUNT(*) WARNINGS`, likewise.
+    WarningCount,
 }
 
 /// Normalised statement text (see [`normalize`]) → what to do with it.
 const TABLE: &[(&str, Chatter)] = &[
     ("select @@version_comment limit 1", Chatter::Forward),
     ("select connection_id()", Chatter::ConnectionId),
-    ("show warnings", Chatter::Forward),
+    ("show warnings", Chatter::Warnings),
     ("show errors", Chatter::Forward),
-    ("show count(*) warnings", Chatter::Forward),
+    ("show count(*) warnings", Chatter::WarningCount),
     ("show count(*) errors", Chatter::Forward),
 ];
 
@@ -65,7 +69,7 @@ mod tests {
         );
         assert_eq!(
             lookup("/* ApplicationName=DBeaver */ SHOW WARNINGS"),
-            Some(Chatter::Forward)
+            Some(Chatter::Warnings)
         );
         assert_eq!(
             lookup("SELECT CONNECTION_ID()"),

@@ -1,14 +1,20 @@
-//! Prepared statements: the session's statement table and decoding of COM_STMT_EXECUTE / SEND_LONG_DATA packets.
+//! Prepared statements: the session's COM_STMT_PREPARE and COM_STMT_EXECUTE, its statement table, and decoding
+//! of COM_STMT_EXECUTE / SEND_LONG_DATA packets.
 
 use std::collections::HashMap;
 
 use mysql_async::consts::{ColumnFlags, ColumnType};
-use mysql_async::{Statement, Value};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Column, Params, Statement, Value};
 use mysql_common::io::ParseBuf;
 use mysql_common::proto::MyDeserialize;
 use mysql_common::value::{BinValue, ValueDeserializer};
 
+use super::relay::{self, gone, Encoding};
+use super::session::Session;
+use super::wire::text_column;
 use super::Error;
+use crate::sql::{self, Route};
 
 /// The parameter types a client may send. Others (the server-internal VARCHAR2, TYPED_ARRAY, VECTOR, …) are
 /// refused as malformed rather than decoded.
@@ -194,5 +200,84 @@ impl Prepared {
             values.push(value);
         }
         Ok(values)
+    }
+}
+impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<R, W> {
+    pub(super) async fn prepare(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
+        self.warnings = None;
+        let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
+        let (text, described) = match sql::classify(text, &self.context())? {
+            Route::Forward => (text.to_string(), super::rows::Described::none()),
+            Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
+                self.rewrite_read(&statement, Some(super::rows::Probe::Prepare))
+                    .await?
+            }
+            Route::Virtual(statement) => return self.prepare_emulated(statement).await,
+            _ => {
+                return Err(sql::Error::NotSupported(
+                    "USE, KILL, SHOW, DDL and SET stardust_* cannot be prepared: send them as plain queries"
+                        .to_string(),
+                )
+                .into())
+            }
+        };
+        let statement = self.conn.prep(text).await?;
+        let columns = relay::apply_overrides(&statement.columns(), &described.prepared);
+        let id = self
+            .statements
+            .add(Backing::Backend(statement.clone()), described.executed);
+        self.wire
+            .prepared(id, statement.params(), &columns, self.status)
+            .await
+            .map_err(gone)
+    }
+
+    /// A write to model tables, prepared by the proxy itself: parameters are counted now, bound at execute.
+    async fn prepare_emulated(
+        &mut self,
+        statement: Box<sqlparser::ast::Statement>,
+    ) -> Result<(), crate::Error> {
+        let params = sql::placeholders(&statement);
+        let markers: Vec<Column> = (0..params)
+            .map(|_| text_column("?", ColumnType::MYSQL_TYPE_VAR_STRING))
+            .collect();
+        let id = self
+            .statements
+            .add(Backing::Emulated { statement, params }, Vec::new());
+        self.wire
+            .prepared(id, &markers, &[], self.status)
+            .await
+            .map_err(gone)
+    }
+
+    pub(super) async fn execute_prepared(&mut self, body: &[u8]) -> Result<(), crate::Error> {
+        self.warnings = None;
+        let id = statement_id(body, "mysqld_stmt_execute")?;
+        let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
+        let params = prepared.decode_params(body)?;
+        let overrides = prepared.overrides.clone();
+        let statement = match &prepared.backend {
+            Backing::Backend(statement) => statement.clone(),
+            Backing::Emulated { statement, .. } => {
+                let bound = sql::bind(statement, &params)?;
+                return self.virtual_statement(&bound).await;
+            }
+        };
+        let params = if params.is_empty() {
+            Params::Empty
+        } else {
+            Params::Positional(params)
+        };
+        let result = self.conn.exec_iter(&statement, params).await?;
+        let last = relay::stream(
+            &mut self.wire,
+            result,
+            Encoding::Binary,
+            self.status,
+            &overrides,
+        )
+        .await?;
+        self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
+        Ok(())
     }
 }

@@ -97,8 +97,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             affected_rows: updated.written.affected_rows,
             status: self.status,
             info: updated.info,
+            warnings: updated
+                .written
+                .warnings
+                .rows
+                .len()
+                .min(usize::from(u16::MAX)) as u16,
             ..Default::default()
         };
+        self.keep_warnings(updated.written.warnings);
         self.wire.ok(&outcome).await.map_err(super::relay::gone)
     }
 
@@ -212,6 +219,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let (text, described) = self.rewrite_read(statement, Some(Probe::Query)).await?;
         self.forward_with(text.as_bytes(), &described.executed)
             .await
+    }
+
+    /// Keeps a write's warnings for the `SHOW WARNINGS` that may follow: the backend session's own diagnostics
+    /// describe the last of the write's statements, not the shadow table's coercions.
+    fn keep_warnings(&mut self, warnings: crate::write::Warnings) {
+        self.warnings = (!warnings.rows.is_empty()).then_some(warnings);
     }
 
     /// A read of model tables as backend SQL, with the native metadata of its result columns where the backend's
@@ -388,12 +401,28 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         .await;
         self.status = super::relay::backend_status(&self.conn);
         let written = written?;
+        let warnings = written.warnings.rows.len();
+        // As a server reports a multi-row INSERT or an INSERT … SELECT (not a single row).
+        let many = match insert.source.as_ref().map(|s| s.body.as_ref()) {
+            Some(sqlparser::ast::SetExpr::Values(values)) => values.rows.len() > 1,
+            Some(_) => true,
+            None => false,
+        };
         let outcome = super::wire::Outcome {
             affected_rows: written.affected_rows,
             last_insert_id: written.last_insert_id,
             status: self.status,
-            ..Default::default()
+            warnings: warnings.min(usize::from(u16::MAX)) as u16,
+            info: if many {
+                format!(
+                    "Records: {}  Duplicates: 0  Warnings: {warnings}",
+                    written.affected_rows
+                )
+            } else {
+                String::new()
+            },
         };
+        self.keep_warnings(written.warnings);
         self.wire.ok(&outcome).await.map_err(super::relay::gone)
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mysql_async::consts::{CapabilityFlags, ColumnType, StatusFlags};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Column, Conn, Params, Value};
+use mysql_async::{Column, Conn, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -80,6 +80,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             cancel: CancellationToken::new(),
             shadows: crate::write::Shadows::default(),
             twins: super::rows::Twins::default(),
+            warnings: None,
             allow_scan: false,
         };
         session.allow_scan = session.user.allow_scan;
@@ -140,7 +141,7 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     pub(super) conn: Conn,
     reader: PacketReader<R>,
     pub(super) wire: Wire<W>,
-    statements: Statements,
+    pub(super) statements: Statements,
     database: Option<String>,
     /// The tenant an admin acts for (`SET stardust_tenant`); a tenant login's is fixed by its role.
     pub(super) tenant: Option<u64>,
@@ -154,6 +155,8 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     pub(super) shadows: crate::write::Shadows,
     /// Empty twins of the models, on which computed result columns are typed as a native table types them.
     pub(super) twins: super::rows::Twins,
+    /// The warnings of the last statement, when it was a model write that raised some (see `keep_warnings`).
+    pub(super) warnings: Option<crate::write::Warnings>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
@@ -295,14 +298,19 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let Ok(text) = std::str::from_utf8(sql) else {
             return self.query_bytes(sql).await;
         };
-        if let Some(chatter) = chatter::lookup(text) {
+        let chatter = chatter::lookup(text);
+        // A statement replaces the last one's diagnostics; asking for them does not.
+        if !matches!(chatter, Some(Chatter::Warnings | Chatter::WarningCount)) {
+            self.warnings = None;
+        }
+        if let Some(chatter) = chatter {
             return self.chatter(chatter, text).await;
         }
         let route = sql::classify(text, &self.context())?;
         self.execute(route, text).await
     }
 
-    fn context(&self) -> sql::Context<'_> {
+    pub(super) fn context(&self) -> sql::Context<'_> {
         sql::Context {
             user: &self.user.name,
             role: self.user.role(),
@@ -322,6 +330,36 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     async fn chatter(&mut self, chatter: Chatter, text: &str) -> Result<(), crate::Error> {
         match chatter {
             Chatter::Forward => self.forward(text.as_bytes()).await,
+            Chatter::Warnings => match self.warnings.clone() {
+                Some(warnings) => {
+                    let rows = warnings
+                        .rows
+                        .into_iter()
+                        .map(|w| {
+                            vec![
+                                Value::Bytes(w.level.into_bytes()),
+                                Value::UInt(u64::from(w.code)),
+                                Value::Bytes(w.message.into_bytes()),
+                            ]
+                        })
+                        .collect();
+                    self.answer(&warnings.columns, rows).await
+                }
+                None => self.forward(text.as_bytes()).await,
+            },
+            Chatter::WarningCount => match &self.warnings {
+                Some(warnings) => {
+                    let count = warnings.rows.len() as u64;
+                    let column =
+                        text_column("@@session.warning_count", ColumnType::MYSQL_TYPE_LONGLONG)
+                            .with_flags(
+                                mysql_async::consts::ColumnFlags::UNSIGNED_FLAG
+                                    | mysql_async::consts::ColumnFlags::BINARY_FLAG,
+                            );
+                    self.answer(&[column], vec![vec![Value::UInt(count)]]).await
+                }
+                None => self.forward(text.as_bytes()).await,
+            },
             Chatter::ConnectionId => {
                 let column = text_column("CONNECTION_ID()", ColumnType::MYSQL_TYPE_LONGLONG);
                 self.answer(&[column], vec![vec![Value::UInt(u64::from(self.id))]])
@@ -460,82 +498,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             handle.cancel.cancel();
         }
         self.ok().await
-    }
-
-    async fn prepare(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
-        let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
-        let (text, described) = match sql::classify(text, &self.context())? {
-            Route::Forward => (text.to_string(), super::rows::Described::none()),
-            Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
-                self.rewrite_read(&statement, Some(super::rows::Probe::Prepare))
-                    .await?
-            }
-            Route::Virtual(statement) => return self.prepare_emulated(statement).await,
-            _ => {
-                return Err(sql::Error::NotSupported(
-                    "USE, KILL, SHOW, DDL and SET stardust_* cannot be prepared: send them as plain queries"
-                        .to_string(),
-                )
-                .into())
-            }
-        };
-        let statement = self.conn.prep(text).await?;
-        let columns = relay::apply_overrides(&statement.columns(), &described.prepared);
-        let id = self
-            .statements
-            .add(Backing::Backend(statement.clone()), described.executed);
-        self.wire
-            .prepared(id, statement.params(), &columns, self.status)
-            .await
-            .map_err(gone)
-    }
-
-    /// A write to model tables, prepared by the proxy itself: parameters are counted now, bound at execute.
-    async fn prepare_emulated(
-        &mut self,
-        statement: Box<sqlparser::ast::Statement>,
-    ) -> Result<(), crate::Error> {
-        let params = sql::placeholders(&statement);
-        let markers: Vec<Column> = (0..params)
-            .map(|_| text_column("?", ColumnType::MYSQL_TYPE_VAR_STRING))
-            .collect();
-        let id = self
-            .statements
-            .add(Backing::Emulated { statement, params }, Vec::new());
-        self.wire
-            .prepared(id, &markers, &[], self.status)
-            .await
-            .map_err(gone)
-    }
-
-    async fn execute_prepared(&mut self, body: &[u8]) -> Result<(), crate::Error> {
-        let id = statement_id(body, "mysqld_stmt_execute")?;
-        let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
-        let params = prepared.decode_params(body)?;
-        let overrides = prepared.overrides.clone();
-        let statement = match &prepared.backend {
-            Backing::Backend(statement) => statement.clone(),
-            Backing::Emulated { statement, .. } => {
-                let bound = sql::bind(statement, &params)?;
-                return self.virtual_statement(&bound).await;
-            }
-        };
-        let params = if params.is_empty() {
-            Params::Empty
-        } else {
-            Params::Positional(params)
-        };
-        let result = self.conn.exec_iter(&statement, params).await?;
-        let last = relay::stream(
-            &mut self.wire,
-            result,
-            Encoding::Binary,
-            self.status,
-            &overrides,
-        )
-        .await?;
-        self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
-        Ok(())
     }
 
     /// COM_RESET_CONNECTION: the backend session is reset and the proxy's session state with it.

@@ -78,22 +78,22 @@ pub async fn insert(
     }
     let shadow = shadows.ensure(conn, model).await?;
     let in_transaction = super::begin(conn, status).await?;
-    let written = write(conn, &shadow, model, tenant, &targets, rows).await;
+    let verb = if insert.ignore {
+        "INSERT IGNORE"
+    } else {
+        "INSERT"
+    };
+    let written = write(conn, &shadow, model, tenant, &targets, rows, verb).await;
     super::finish(conn, in_transaction, written.is_ok()).await?;
     written.map_err(|e| rename_shadow(e, model))
 }
 
 /// Refuses the INSERT forms the write path does not take. `REPLACE` and `ON DUPLICATE KEY UPDATE` are plain
 /// inserts here: a model table's only unique key is `id`, which StarDust assigns, so no row can collide — as
-/// on a native table whose only unique key is an AUTO_INCREMENT id the statement leaves out.
+/// on a native table whose only unique key is an AUTO_INCREMENT id the statement leaves out. `INSERT IGNORE`
+/// likewise ignores no duplicate; what it changes is that values the column cannot hold are adjusted, with a
+/// warning, instead of failing the statement — the shadow table's own `INSERT IGNORE` does exactly that.
 fn check_options(insert: &Insert) -> Result<(), Error> {
-    if insert.ignore {
-        return Err(Error::NotSupported(
-            "INSERT IGNORE is not supported on model tables: a model table has no unique key to ignore \
-             duplicates of, and bad values fail the statement; use INSERT"
-                .to_string(),
-        ));
-    }
     if matches!(insert.on, Some(sqlparser::ast::OnInsert::OnConflict(_))) {
         return Err(Error::NotSupported(
             "ON CONFLICT is PostgreSQL syntax; model tables take MySQL's INSERT".to_string(),
@@ -183,17 +183,21 @@ async fn write(
     tenant: u64,
     targets: &[Target],
     rows: Rows<'_>,
+    verb: &str,
 ) -> Result<Written, Error> {
     let mut written = Written::default();
     match rows {
         Rows::Values(rows) => {
             for (n, chunk) in rows.chunks(CHUNK).enumerate() {
+                // Literals the proxy coerces store exactly, without a warning, with or without IGNORE.
                 let coerced = match literal_rows(model, targets, chunk) {
                     Some(rows) => rows,
                     None => {
-                        fill(conn, shadow, model, targets, chunk)
+                        fill(conn, shadow, model, targets, chunk, verb)
                             .await
                             .map_err(|e| statement_row(e, n * CHUNK))?;
+                        let warnings = super::shadow_warnings(conn, model, n * CHUNK).await?;
+                        written.warnings.extend(warnings);
                         read_back(conn, shadow, model).await?
                     }
                 };
@@ -207,10 +211,11 @@ async fn write(
                 .filter_map(|t| t.shadow_column(model))
                 .collect();
             conn.query_drop(format!(
-                "INSERT INTO `{shadow}` ({}) {select}",
+                "{verb} INTO `{shadow}` ({}) {select}",
                 columns.join(", ")
             ))
             .await?;
+            written.warnings = super::shadow_warnings(conn, model, 0).await?;
             let coerced = read_back(conn, shadow, model).await?;
             for chunk in coerced.chunks(CHUNK) {
                 store(conn, model, tenant, chunk, &mut written).await?;
@@ -324,6 +329,7 @@ async fn fill(
     model: &Model,
     targets: &[Target],
     rows: &[&[Expr]],
+    verb: &str,
 ) -> Result<(), Error> {
     conn.query_drop(format!("DELETE FROM `{shadow}`")).await?;
     let columns: Vec<String> = targets
@@ -342,7 +348,7 @@ async fn fill(
         tuples.push(format!("({})", values.join(", ")));
     }
     conn.query_drop(format!(
-        "INSERT INTO `{shadow}` ({}) VALUES {}",
+        "{verb} INTO `{shadow}` ({}) VALUES {}",
         columns.join(", "),
         tuples.join(", ")
     ))
@@ -482,15 +488,25 @@ pub(super) async fn write_slots(
 /// A coercion error's "at row N" counts from the chunk's first row; the user counts from the statement's.
 fn statement_row(error: Error, before: usize) -> Error {
     match error {
-        Error::Backend(crate::backend::Error::Server(mut e)) if before > 0 => {
-            if let Some((head, row)) = e.message.rsplit_once(" at row ") {
-                if let Ok(row) = row.parse::<usize>() {
-                    e.message = format!("{head} at row {}", row + before);
-                }
-            }
+        Error::Backend(crate::backend::Error::Server(mut e)) => {
+            e.message = at_statement_row(e.message, before);
             Error::Backend(crate::backend::Error::Server(e))
         }
         other => other,
+    }
+}
+
+/// A message's "at row N", moved on by `before` rows.
+pub(super) fn at_statement_row(message: String, before: usize) -> String {
+    if before == 0 {
+        return message;
+    }
+    match message.rsplit_once(" at row ") {
+        Some((head, row)) => match row.parse::<usize>() {
+            Ok(row) => format!("{head} at row {}", row + before),
+            Err(_) => message,
+        },
+        None => message,
     }
 }
 

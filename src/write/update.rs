@@ -83,12 +83,14 @@ async fn run(
         quote_identifier(alias)
     ))
     .await?;
+    let (affected_rows, info) = (conn.affected_rows(), conn.info().into_owned());
     let updated = Updated {
         written: Written {
-            affected_rows: conn.affected_rows(),
+            affected_rows,
             last_insert_id: 0,
+            warnings: super::shadow_warnings(conn, model, 0).await?,
         },
-        info: conn.info().into_owned(),
+        info,
     };
     let mut select = "SELECT DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), \
                       DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s')"
