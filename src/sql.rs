@@ -2,6 +2,7 @@
 
 mod bind;
 mod classify;
+mod labels;
 pub mod names;
 mod policy;
 mod show;

@@ -132,7 +132,7 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
         if let Role::Tenant(_) = ctx.role {
             policy::check_tenant(&statement, &tables, ctx, into)?;
         }
-        routes.push(route(statement, &tables, ctx)?);
+        routes.push(route(statement, &tables, ctx, sql)?);
     }
     match routes.as_slice() {
         [] => Err(Error::Empty),
@@ -224,9 +224,17 @@ fn procedure(statement: &Statement) -> Result<Option<Route>, Error> {
 /// Takes the statement by value: a Route owns it, and a multi-row INSERT is not worth copying. A statement the
 /// route carries is printed for the backend later, so its string literals are made exact here (passthrough
 /// statements are forwarded as the client wrote them, and need not be).
-fn route(mut statement: Statement, tables: &[Table], ctx: &Context<'_>) -> Result<Route, Error> {
+fn route(
+    mut statement: Statement,
+    tables: &[Table],
+    ctx: &Context<'_>,
+    sql: &str,
+) -> Result<Route, Error> {
     if let Some(route) = introspection(&statement, ctx) {
         return Ok(route);
+    }
+    if tables.iter().any(|t| matches!(t, Table::Virtual(_))) {
+        super::labels::label(&mut statement, sql);
     }
     if tables.iter().any(|t| !matches!(t, Table::Backend(_))) {
         super::exact_strings(&mut statement);

@@ -4,7 +4,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
-use crate::support::{code, direct, fresh_database, server_error, texts, Proxy};
+use crate::support::{code, described, direct, fresh_database, server_error, texts, types, Proxy};
 
 const MODEL: &str = "CREATE TABLE model_item (name VARCHAR(40) NOT NULL, qty INT, price DECIMAL(10,2), \
                      ratio DOUBLE, added DATE, seen DATETIME, note TEXT, tags JSON, \
@@ -21,64 +21,6 @@ const ROWS: &str = "INSERT INTO model_item (name, qty, price, ratio, added, seen
     ('cherry', 200, 12.00, 2.25, '2023-12-31', '2023-12-31 23:59:59', 'it''s \\\"sweet\\\"', '{\"a\": 1}', '2024-01-01 00:00:02', '2024-01-01 00:00:02'), \
     ('Apple', -5, NULL, -1.0, '2024-02-29', NULL, '', '[]', '2024-01-01 00:00:03', '2024-01-01 00:00:03'), \
     ('date', 0, 99999999.99, 1e10, '1000-01-01', '9999-12-31 23:59:59', 'x', 'null', '2024-01-01 00:00:04', '2024-01-01 00:00:04')";
-
-/// Each result column's name, type, character set, length, decimals and flags. Left out is what depends on the
-/// plan rather than the table (the same SELECT on a native table differs with and without an index, or
-/// between prepare and execute): the server drops key flags (PRI_KEY, UNIQUE_KEY, MULTIPLE_KEY, PART_KEY), adds
-/// BINARY to numbers and sends a string's decimals as 0 or 39 ("not fixed", which no client reads for strings)
-/// depending on whether rows pass through a temporary table. The key flags are compared for a plain
-/// `SELECT *` (`flags`), BINARY on strings, where it means binary data.
-type Described = (String, u8, u16, u32, u8, u16);
-
-const KEY_FLAGS: u16 = 2 | 4 | 8 | 16384;
-const BINARY: u16 = 128;
-
-fn is_string(column: &mysql_async::Column) -> bool {
-    use mysql_async::consts::ColumnType::*;
-    matches!(
-        column.column_type(),
-        MYSQL_TYPE_VARCHAR
-            | MYSQL_TYPE_VAR_STRING
-            | MYSQL_TYPE_STRING
-            | MYSQL_TYPE_BLOB
-            | MYSQL_TYPE_TINY_BLOB
-            | MYSQL_TYPE_MEDIUM_BLOB
-            | MYSQL_TYPE_LONG_BLOB
-            | MYSQL_TYPE_JSON
-    )
-}
-
-fn plan_free_flags(column: &mysql_async::Column) -> u16 {
-    let flags = column.flags().bits() & !KEY_FLAGS;
-    if is_string(column) {
-        flags
-    } else {
-        flags & !BINARY
-    }
-}
-
-fn described(columns: &[mysql_async::Column]) -> Vec<Described> {
-    columns
-        .iter()
-        .map(|c| {
-            (
-                c.name_str().into_owned(),
-                c.column_type() as u8,
-                c.character_set(),
-                c.column_length(),
-                if is_string(c) { 0 } else { c.decimals() },
-                plan_free_flags(c),
-            )
-        })
-        .collect()
-}
-
-async fn types(conn: &mut Conn, sql: &str) -> Vec<Described> {
-    let result = conn.query_iter(sql).await.unwrap();
-    let described = described(result.columns_ref());
-    result.drop_result().await.unwrap();
-    described
-}
 
 /// The flags of each column of `SELECT * FROM model_item`.
 async fn flags(conn: &mut Conn) -> Vec<u16> {

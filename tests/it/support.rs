@@ -270,3 +270,67 @@ pub async fn model_and_twin(
         .unwrap();
     (ours, theirs)
 }
+
+/// Each result column's name, type, character set, length, decimals and flags. Left out is what depends on the
+/// plan rather than the table (the same SELECT on a native table differs with and without an index, or
+/// between prepare and execute): the server drops key flags (PRI_KEY, UNIQUE_KEY, MULTIPLE_KEY, PART_KEY), adds
+/// BINARY to numbers, sends a string's decimals as 0 or 39 ("not fixed", which no client reads for strings)
+/// lets its internal GROUP flag (32768, NUM_FLAG's bit) show on a grouped column, and gives an aggregate of a
+/// DOUBLE a display length of 22 or 23, depending on whether rows pass through a temporary table. The key flags are compared for a plain
+/// `SELECT *` (`flags`), BINARY on strings, where it means binary data.
+pub type Described = (String, u8, u16, u32, u8, u16);
+
+const KEY_FLAGS: u16 = 2 | 4 | 8 | 16384 | 32768;
+const BINARY: u16 = 128;
+
+fn is_string(column: &mysql_async::Column) -> bool {
+    use mysql_async::consts::ColumnType::*;
+    matches!(
+        column.column_type(),
+        MYSQL_TYPE_VARCHAR
+            | MYSQL_TYPE_VAR_STRING
+            | MYSQL_TYPE_STRING
+            | MYSQL_TYPE_BLOB
+            | MYSQL_TYPE_TINY_BLOB
+            | MYSQL_TYPE_MEDIUM_BLOB
+            | MYSQL_TYPE_LONG_BLOB
+            | MYSQL_TYPE_JSON
+    )
+}
+
+fn is_double(column: &mysql_async::Column) -> bool {
+    use mysql_async::consts::ColumnType::*;
+    matches!(column.column_type(), MYSQL_TYPE_DOUBLE | MYSQL_TYPE_FLOAT)
+}
+
+fn plan_free_flags(column: &mysql_async::Column) -> u16 {
+    let flags = column.flags().bits() & !KEY_FLAGS;
+    if is_string(column) {
+        flags
+    } else {
+        flags & !BINARY
+    }
+}
+
+pub fn described(columns: &[mysql_async::Column]) -> Vec<Described> {
+    columns
+        .iter()
+        .map(|c| {
+            (
+                c.name_str().into_owned(),
+                c.column_type() as u8,
+                c.character_set(),
+                if is_double(c) { 0 } else { c.column_length() },
+                if is_string(c) { 0 } else { c.decimals() },
+                plan_free_flags(c),
+            )
+        })
+        .collect()
+}
+
+pub async fn types(conn: &mut Conn, sql: &str) -> Vec<Described> {
+    let result = conn.query_iter(sql).await.unwrap();
+    let described = described(result.columns_ref());
+    result.drop_result().await.unwrap();
+    described
+}
