@@ -67,6 +67,41 @@ impl Warnings {
     }
 }
 
+/// The backend's `SHOW WARNINGS` after a write that failed — the statement's error, kept through the rollback,
+/// and its warnings — as the client should read them: the model's table named instead of the shadow, the error
+/// in the words the client received (its row counted from the statement's first). `None` if there are none.
+pub async fn failure_warnings(
+    conn: &mut mysql_async::Conn,
+    model: &crate::catalog::Model,
+    error: &Error,
+) -> Option<Warnings> {
+    // Only the backend's errors left diagnostics behind; the proxy's own refusals never reached it.
+    let Error::Backend(crate::backend::Error::Server(e)) = error else {
+        return None;
+    };
+    let reported = Some((e.code, e.message.as_str()));
+    let mut result = conn.query_iter("SHOW WARNINGS").await.ok()?;
+    let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
+    let rows: Vec<(String, u16, String)> = result.collect().await.ok()?;
+    let rows: Vec<Warning> = rows
+        .into_iter()
+        .map(|(level, code, message)| {
+            let message = match reported {
+                Some((reported, words)) if level == "Error" && code == reported => {
+                    words.to_string()
+                }
+                _ => message.replace(&shadow::table_name(model), &model.table_name()),
+            };
+            Warning {
+                level,
+                code,
+                message,
+            }
+        })
+        .collect();
+    (!rows.is_empty()).then_some(Warnings { columns, rows })
+}
+
 /// One row of `SHOW WARNINGS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {

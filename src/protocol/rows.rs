@@ -92,7 +92,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         )
         .await;
         self.status = super::relay::backend_status(&self.conn);
-        let updated = updated?;
+        let updated = match updated {
+            Ok(updated) => updated,
+            Err(e) => {
+                self.warnings = crate::write::failure_warnings(&mut self.conn, &model, &e).await;
+                return Err(e.into());
+            }
+        };
         let outcome = super::wire::Outcome {
             affected_rows: updated.written.affected_rows,
             status: self.status,
@@ -400,7 +406,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         )
         .await;
         self.status = super::relay::backend_status(&self.conn);
-        let written = written?;
+        let written = match written {
+            Ok(written) => written,
+            Err(e) => {
+                self.warnings = crate::write::failure_warnings(&mut self.conn, &model, &e).await;
+                return Err(e.into());
+            }
+        };
         let warnings = written.warnings.rows.len();
         // As a server reports a multi-row INSERT or an INSERT … SELECT (not a single row).
         let many = match insert.source.as_ref().map(|s| s.body.as_ref()) {

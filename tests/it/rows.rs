@@ -1269,4 +1269,29 @@ async fn insert_ignore_and_lenient_sql_modes_warn_like_the_native_twin() {
         texts(ours.query(all).await.unwrap()),
         texts(theirs.query(all).await.unwrap())
     );
+    // A write that fails leaves its error in SHOW WARNINGS, naming the model's table, as on the native table.
+    for sql in [
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES'",
+        "INSERT INTO model_item (name, qty, created_at, updated_at) VALUES ('a', 1, NOW(), NOW()), ('b', 'x', NOW(), NOW())",
+        "UPDATE model_item SET qty = 'y' WHERE name = 'apple'",
+    ] {
+        let mut outcomes = Vec::new();
+        for conn in [&mut ours, &mut theirs] {
+            let db: Option<String> = conn.query_first("SELECT DATABASE()").await.unwrap();
+            let code = match conn.query_drop(sql).await {
+                Err(mysql_async::Error::Server(e)) => Some(e.code),
+                other => other.map(|_| None).unwrap(),
+            };
+            let listed: Vec<Vec<Option<String>>> = texts(conn.query("SHOW WARNINGS").await.unwrap())
+                .into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .map(|v| v.map(|v| v.replace(db.as_deref().unwrap(), "DB")))
+                        .collect()
+                })
+                .collect();
+            outcomes.push((code, listed));
+        }
+        assert_eq!(outcomes[0], outcomes[1], "{sql}");
+    }
 }
