@@ -10,8 +10,8 @@ pub enum Chatter {
     ConnectionId,
     /// `SHOW WARNINGS`: the session's own list after a model write that warned, else the backend's.
     Warnings,
-    /// `SHOW COUNT(*) WARNINGS`, likewise.
-    WarningCount,
+    /// `SHOW COUNT(*) WARNINGS` or `SELECT @@warning_count`, likewise; the column's name.
+    WarningCount(&'static str),
 }
 
 /// Normalised statement text (see [`normalize`]) → what to do with it.
@@ -20,7 +20,18 @@ const TABLE: &[(&str, Chatter)] = &[
     ("select connection_id()", Chatter::ConnectionId),
     ("show warnings", Chatter::Warnings),
     ("show errors", Chatter::Forward),
-    ("show count(*) warnings", Chatter::WarningCount),
+    (
+        "show count(*) warnings",
+        Chatter::WarningCount("@@session.warning_count"),
+    ),
+    (
+        "select @@warning_count",
+        Chatter::WarningCount("@@warning_count"),
+    ),
+    (
+        "select @@session.warning_count",
+        Chatter::WarningCount("@@session.warning_count"),
+    ),
     ("show count(*) errors", Chatter::Forward),
 ];
 

@@ -300,7 +300,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         let chatter = chatter::lookup(text);
         // A statement replaces the last one's diagnostics; asking for them does not.
-        if !matches!(chatter, Some(Chatter::Warnings | Chatter::WarningCount)) {
+        if !matches!(chatter, Some(Chatter::Warnings | Chatter::WarningCount(_))) {
             self.warnings = None;
         }
         if let Some(chatter) = chatter {
@@ -347,15 +347,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 }
                 None => self.forward(text.as_bytes()).await,
             },
-            Chatter::WarningCount => match &self.warnings {
+            Chatter::WarningCount(name) => match &self.warnings {
                 Some(warnings) => {
                     let count = warnings.rows.len() as u64;
-                    let column =
-                        text_column("@@session.warning_count", ColumnType::MYSQL_TYPE_LONGLONG)
-                            .with_flags(
-                                mysql_async::consts::ColumnFlags::UNSIGNED_FLAG
-                                    | mysql_async::consts::ColumnFlags::BINARY_FLAG,
-                            );
+                    let column = text_column(name, ColumnType::MYSQL_TYPE_LONGLONG).with_flags(
+                        mysql_async::consts::ColumnFlags::UNSIGNED_FLAG
+                            | mysql_async::consts::ColumnFlags::BINARY_FLAG,
+                    );
                     self.answer(&[column], vec![vec![Value::UInt(count)]]).await
                 }
                 None => self.forward(text.as_bytes()).await,

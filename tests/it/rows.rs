@@ -1207,12 +1207,19 @@ async fn computed_columns_of_long_indexed_strings_are_typed_natively_too() {
     }
 }
 
-/// What a write reports besides its rows: affected rows, warning count and info in the OK, then `SHOW WARNINGS`
-/// and `SHOW COUNT(*) WARNINGS`.
+/// What a write reports besides its rows: affected rows, warning count and info in the OK, then `SHOW WARNINGS`,
+/// `SHOW COUNT(*) WARNINGS` and `@@warning_count`.
 async fn reported(
     conn: &mut Conn,
     sql: &str,
-) -> (u64, u16, String, Vec<Vec<Option<String>>>, Option<u64>) {
+) -> (
+    u64,
+    u16,
+    String,
+    Vec<Vec<Option<String>>>,
+    Option<u64>,
+    Option<u64>,
+) {
     // Messages name `database`.`table`: the two sides' databases differ.
     let db: Option<String> = conn.query_first("SELECT DATABASE()").await.unwrap();
     let db = db.unwrap();
@@ -1233,7 +1240,8 @@ async fn reported(
         })
         .collect();
     let count: Option<u64> = conn.query_first("SHOW COUNT(*) WARNINGS").await.unwrap();
-    (ok.0, ok.1, ok.2, listed, count)
+    let variable: Option<u64> = conn.query_first("SELECT @@warning_count").await.unwrap();
+    (ok.0, ok.1, ok.2, listed, count, variable)
 }
 
 #[tokio::test]
