@@ -45,6 +45,11 @@ pub fn lookup(sql: &str) -> Option<Chatter> {
         .map(|(_, chatter)| *chatter)
 }
 
+/// Whether the statement is a SHOW, which reads tables of its own (and so starts a new diagnostics list).
+pub fn is_show(sql: &str) -> bool {
+    normalize(sql).starts_with("show ")
+}
+
 /// Lower-case, single-spaced, without leading `/* … */` comments (not `/*! … */`) or a trailing `;`.
 pub fn normalize(sql: &str) -> String {
     let mut rest = sql.trim();

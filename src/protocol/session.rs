@@ -299,15 +299,26 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return self.query_bytes(sql).await;
         };
         let chatter = chatter::lookup(text);
-        // A statement replaces the last one's diagnostics; asking for them does not.
-        if !matches!(chatter, Some(Chatter::Warnings | Chatter::WarningCount(_))) {
-            self.warnings = None;
-        }
+        // A model write's warnings stand until a statement that reads a table, or raises conditions of its own,
+        // replaces them, as a server's diagnostics do; asking for them changes nothing.
+        let kept = self.warnings.take();
         if let Some(chatter) = chatter {
+            self.warnings = kept;
             return self.chatter(chatter, text).await;
         }
         let route = sql::classify(text, &self.context())?;
-        self.execute(route, text).await
+        // A tenant's passthrough statements name no table (the policy sees to it); SHOW reads tables itself.
+        let tableless = matches!(self.user.role(), Role::Tenant(_))
+            && matches!(
+                route,
+                Route::Forward | Route::SetAllowScan(_) | Route::SetTenant(_)
+            )
+            && !chatter::is_show(text);
+        let done = self.execute(route, text).await;
+        if tableless && done.is_ok() && self.conn.get_warnings() == 0 && self.warnings.is_none() {
+            self.warnings = kept;
+        }
+        done
     }
 
     pub(super) fn context(&self) -> sql::Context<'_> {

@@ -1262,7 +1262,9 @@ async fn insert_ignore_and_lenient_sql_modes_warn_like_the_native_twin() {
         "INSERT INTO model_item (name, qty, created_at, updated_at) VALUES ('lenient', '7 apples', \
          '2024-01-01 00:00:00', '2024-01-01 00:00:00')",
         "UPDATE model_item SET qty = 'many', price = 1234567890123 WHERE name = 'lenient'",
-        // A statement that reads a table starts a new list.
+        // Statements that read no table keep the list; one that reads a table starts a new one.
+        "SELECT 1",
+        "SET @x = 1",
         "SELECT COUNT(*) FROM model_item",
     ];
     for sql in statements {
