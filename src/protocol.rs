@@ -16,6 +16,7 @@ mod prepared;
 mod relay;
 mod rows;
 mod session;
+mod twins;
 mod wire;
 
 pub use session::{refuse_over_limit, serve};

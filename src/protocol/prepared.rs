@@ -207,9 +207,12 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
         self.warnings = None;
         let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
         let (text, described) = match sql::classify(text, &self.context())? {
-            Route::Forward => (text.to_string(), super::rows::Described::none()),
+            Route::Forward => {
+                self.twins.forget_types();
+                (text.to_string(), super::twins::Described::none())
+            }
             Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
-                self.rewrite_read(&statement, Some(super::rows::Probe::Prepare))
+                self.rewrite_read(&statement, Some(super::twins::Probe::Prepare))
                     .await?
             }
             Route::Virtual(statement) => return self.prepare_emulated(statement).await,

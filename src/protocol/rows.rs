@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::models::native_column;
 use super::session::Session;
+use super::twins::{Described, Probe};
 use super::Error;
 use crate::sql::names;
 
@@ -274,95 +275,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         })
     }
 
-    /// The metadata a native table would give `statement`'s result columns. Model columns are described from the
-    /// catalog; when other columns are computed from model columns, the statement runs once on the models'
-    /// empty twins and the backend types them there. If the twins cannot be used (say, in a read-only
-    /// transaction that refuses temporary tables), the backend's own metadata stands for those columns.
-    async fn described(
-        &mut self,
-        statement: &Statement,
-        catalog: &crate::catalog::TenantCatalog,
-        rewritten: Rewritten,
-        probe: Probe,
-    ) -> Described {
-        if rewritten.settled {
-            return Described::same(rewritten.overrides);
-        }
-        let home = self.home();
-        let scope = crate::rewrite::select::Scope {
-            catalog,
-            home: &home,
-            allow_scan: true,
-        };
-        let Some(twin) = crate::rewrite::twin::probe(statement, scope) else {
-            return Described::same(rewritten.overrides);
-        };
-        let native = |columns: Vec<Column>| -> Vec<Option<Column>> {
-            columns
-                .iter()
-                .map(|c| Some(untwinned(c, &twin.models)))
-                .collect()
-        };
-        match self.twin_columns(&twin, probe).await {
-            Ok((prepared, executed)) => Described {
-                prepared: native(prepared),
-                executed: native(executed),
-            },
-            Err(e) => {
-                tracing::debug!(error = %e, "typing computed columns on the twins failed; the backend's metadata stands");
-                // A twin dropped behind the proxy's back is made again next time.
-                if matches!(&e, mysql_async::Error::Server(s) if s.code == 1146) {
-                    twin.models.iter().for_each(|m| self.twins.forget(m.id));
-                }
-                Described::same(rewritten.overrides)
-            }
-        }
-    }
-
-    /// The twins' columns as a prepare describes them and as an execution does (MariaDB may differ, e.g. in a
-    /// string's decimals). A text query is only executed; a prepared one is prepared, then executed with every
-    /// parameter NULL.
-    async fn twin_columns(
-        &mut self,
-        twin: &crate::rewrite::twin::Probe,
-        probe: Probe,
-    ) -> Result<(Vec<Column>, Vec<Column>), mysql_async::Error> {
-        for model in &twin.models {
-            self.twins.ensure(&mut self.conn, model).await?;
-        }
-        let text = twin.statement.to_string();
-        match probe {
-            Probe::Query => {
-                let result = self.conn.query_iter(text).await?;
-                let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
-                result.drop_result().await?;
-                Ok((columns.clone(), columns))
-            }
-            Probe::Prepare => {
-                let prepared = self.conn.prep(text).await?;
-                let described = prepared.columns().to_vec();
-                let nulls = vec![mysql_async::Value::NULL; prepared.num_params() as usize];
-                let params = if nulls.is_empty() {
-                    mysql_async::Params::Empty
-                } else {
-                    mysql_async::Params::Positional(nulls)
-                };
-                let executed = match self.conn.exec_iter(&prepared, params).await {
-                    Ok(result) => {
-                        let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
-                        result.drop_result().await?;
-                        columns
-                    }
-                    // NULL where a value is required (`LIMIT ?`): the prepare's description stands.
-                    Err(mysql_async::Error::Server(_)) => described.clone(),
-                    Err(e) => return Err(e),
-                };
-                self.conn.close(prepared).await?;
-                Ok((described, executed))
-            }
-        }
-    }
-
     /// `INSERT INTO model_x …`: the write path, then an OK with the count and the first id.
     async fn insert(
         &mut self,
@@ -480,104 +392,10 @@ fn selection(
 
 /// A read rewritten into backend SQL.
 #[derive(Clone)]
-struct Rewritten {
-    text: String,
+pub(super) struct Rewritten {
+    pub text: String,
     /// Per result column, the native metadata of a model column.
-    overrides: Vec<Option<Column>>,
+    pub overrides: Vec<Option<Column>>,
     /// Every result column's metadata is known without the twins.
-    settled: bool,
-}
-
-/// How a statement's twin is typed: run (text queries), or prepared and executed (prepared statements, whose
-/// `?` only a prepare accepts).
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Probe {
-    Query,
-    Prepare,
-}
-
-/// The native metadata of a read's result columns (`None`: the backend's own stands), as a prepare describes them
-/// and as an execution does.
-pub(super) struct Described {
-    pub prepared: Vec<Option<Column>>,
-    pub executed: Vec<Option<Column>>,
-}
-
-impl Described {
-    pub fn none() -> Described {
-        Described::same(Vec::new())
-    }
-
-    fn same(overrides: Vec<Option<Column>>) -> Described {
-        Described {
-            prepared: overrides.clone(),
-            executed: overrides,
-        }
-    }
-}
-
-/// A column of the twins' answer as the client should see it: a twin's own column names the model's table as its
-/// original table; everything else is as the backend described it on the twin.
-fn untwinned(column: &Column, models: &[std::sync::Arc<crate::catalog::Model>]) -> Column {
-    let org_table = column.org_table_str();
-    match models
-        .iter()
-        .find(|m| crate::rewrite::twin::table_name(m) == org_table)
-    {
-        Some(model) => column.clone().with_org_table(model.table_name().as_bytes()),
-        None => column.clone(),
-    }
-}
-
-/// Which twins exist on the session's backend connection, and for which shape of their model; and which shapes
-/// the backend would not make a twin of, so a SELECT does not ask again in vain.
-#[derive(Debug, Default)]
-pub(super) struct Twins {
-    made: std::collections::HashMap<i64, (String, bool)>,
-}
-
-impl Twins {
-    /// Forget every twin (the backend connection was reset, dropping its temporary tables).
-    pub fn clear(&mut self) {
-        self.made.clear();
-    }
-
-    fn forget(&mut self, model: i64) {
-        self.made.remove(&model);
-    }
-
-    async fn ensure(
-        &mut self,
-        conn: &mut mysql_async::Conn,
-        model: &crate::catalog::Model,
-    ) -> Result<(), mysql_async::Error> {
-        let signature = model.columns_signature();
-        match self.made.get(&model.id) {
-            Some((made, true)) if *made == signature => return Ok(()),
-            Some((made, false)) if *made == signature => {
-                return Err(mysql_async::Error::Other(
-                    "the backend would not make this model's twin".into(),
-                ))
-            }
-            _ => {}
-        }
-        let made = conn
-            .query_drop(format!(
-                "DROP TEMPORARY TABLE IF EXISTS `{}`; {}",
-                crate::rewrite::twin::table_name(model),
-                crate::rewrite::twin::ddl(model)
-            ))
-            .await;
-        match &made {
-            Ok(()) => {
-                self.made.insert(model.id, (signature, true));
-            }
-            // Refused for now, not for good: a read-only transaction (1792) takes no temporary table.
-            Err(mysql_async::Error::Server(e)) if e.code == 1792 => {}
-            Err(_) => {
-                self.made.insert(model.id, (signature, false));
-            }
-        }
-        made
-    }
+    pub settled: bool,
 }

@@ -79,7 +79,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
             cancel: CancellationToken::new(),
             shadows: crate::write::Shadows::default(),
-            twins: super::rows::Twins::default(),
+            twins: super::twins::Twins::default(),
             warnings: None,
             allow_scan: false,
         };
@@ -154,7 +154,7 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     /// The write path's temporary shadow tables on this session's backend connection.
     pub(super) shadows: crate::write::Shadows,
     /// Empty twins of the models, on which computed result columns are typed as a native table types them.
-    pub(super) twins: super::rows::Twins,
+    pub(super) twins: super::twins::Twins,
     /// The warnings of the last statement, when it was a model write that raised some (see `keep_warnings`).
     pub(super) warnings: Option<crate::write::Warnings>,
 }
@@ -314,6 +314,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 Route::Forward | Route::SetAllowScan(_) | Route::SetTenant(_)
             )
             && !chatter::is_show(text);
+        // Anything but a model statement may change the session's character set, and so its result metadata.
+        if !matches!(route, Route::Virtual(_)) {
+            self.twins.forget_types();
+        }
         let done = self.execute(route, text).await;
         if tableless && done.is_ok() && self.conn.get_warnings() == 0 && self.warnings.is_none() {
             self.warnings = kept;
@@ -466,6 +470,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.conn
             .query_drop(format!("USE {}", sql::quote_identifier(database)))
             .await?;
+        // Result metadata names the current database.
+        self.twins.forget_types();
         self.database = Some(database.to_string());
         Ok(())
     }

@@ -1305,3 +1305,17 @@ async fn insert_ignore_and_lenient_sql_modes_warn_like_the_native_twin() {
         assert_eq!(outcomes[0], outcomes[1], "{sql}");
     }
 }
+
+#[tokio::test]
+async fn computed_column_types_follow_the_session_character_set() {
+    let (_proxy, mut ours, mut theirs) = twins().await;
+    let sql = "SELECT LOWER(name), CONCAT(name, note) FROM model_item ORDER BY id";
+    assert_eq!(types(&mut ours, sql).await, types(&mut theirs, sql).await);
+    // The types learnt for the statement are not reused under another character set.
+    for conn in [&mut ours, &mut theirs] {
+        conn.query_drop("SET NAMES latin1").await.unwrap();
+    }
+    let (a, b) = (types(&mut ours, sql).await, types(&mut theirs, sql).await);
+    assert_eq!(a, b);
+    assert_eq!(a[0].2, 8, "latin1 results: {a:?}");
+}
