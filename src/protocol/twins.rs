@@ -45,11 +45,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             catalog.version,
             matches!(probe, Probe::Prepare),
         );
-        let typed = match self.twins.typed.get(&key) {
-            Some(columns) => Ok(columns.clone()),
-            None => self.twin_columns(&twin, probe).await,
-        };
-        match typed {
+        if let Some((prepared, executed)) = self.twins.typed.get(&key) {
+            return Described {
+                prepared: native(prepared.clone()),
+                executed: native(executed.clone()),
+            };
+        }
+        match self.twin_columns(&twin, probe).await {
             Ok((prepared, executed)) => {
                 let described = Described {
                     prepared: native(prepared.clone()),
