@@ -79,27 +79,37 @@ pub async fn failure_warnings(
     let Error::Backend(crate::backend::Error::Server(e)) = error else {
         return None;
     };
-    let reported = Some((e.code, e.message.as_str()));
-    let mut result = conn.query_iter("SHOW WARNINGS").await.ok()?;
+    let listed = show_warnings(conn, |level, code, message| {
+        if level == "Error" && code == e.code {
+            e.message.clone()
+        } else {
+            message.replace(&shadow::table_name(model), &model.table_name())
+        }
+    })
+    .await
+    .ok()?;
+    (!listed.rows.is_empty()).then_some(listed)
+}
+
+/// The backend session's `SHOW WARNINGS`, each message put in the client's words by `words`.
+async fn show_warnings(
+    conn: &mut mysql_async::Conn,
+    words: impl Fn(&str, u16, String) -> String,
+) -> Result<Warnings, mysql_async::Error> {
+    let mut result = conn.query_iter("SHOW WARNINGS").await?;
     let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
-    let rows: Vec<(String, u16, String)> = result.collect().await.ok()?;
-    let rows: Vec<Warning> = rows
-        .into_iter()
-        .map(|(level, code, message)| {
-            let message = match reported {
-                Some((reported, words)) if level == "Error" && code == reported => {
-                    words.to_string()
-                }
-                _ => message.replace(&shadow::table_name(model), &model.table_name()),
-            };
-            Warning {
+    let rows: Vec<(String, u16, String)> = result.collect().await?;
+    Ok(Warnings {
+        columns,
+        rows: rows
+            .into_iter()
+            .map(|(level, code, message)| Warning {
+                message: words(&level, code, message),
                 level,
                 code,
-                message,
-            }
-        })
-        .collect();
-    (!rows.is_empty()).then_some(Warnings { columns, rows })
+            })
+            .collect(),
+    })
 }
 
 /// One row of `SHOW WARNINGS`.
@@ -112,8 +122,8 @@ pub struct Warning {
 
 /// The warnings the backend raised for the statement just run on the shadow table — where values are coerced
 /// and SET expressions evaluated, so where a native table would warn — naming the model's table, with "at row
-/// N" counted from the statement's first row (`before` rows came in earlier chunks). The statements that follow (reading the
-/// shadow, writing entries and pages) would otherwise replace them in the backend session's diagnostics.
+/// N" counted from the statement's first row (`before` rows came in earlier chunks). The statements that follow
+/// (reading the shadow, writing entries and pages) would otherwise replace them in the session's diagnostics.
 async fn shadow_warnings(
     conn: &mut mysql_async::Conn,
     model: &crate::catalog::Model,
@@ -122,21 +132,11 @@ async fn shadow_warnings(
     if conn.get_warnings() == 0 {
         return Ok(Warnings::default());
     }
-    let mut result = conn.query_iter("SHOW WARNINGS").await?;
-    let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
-    let rows: Vec<(String, u16, String)> = result.collect().await?;
-    Ok(Warnings {
-        columns,
-        rows: rows
-            .into_iter()
-            .map(|(level, code, message)| Warning {
-                level,
-                code,
-                message: insert::at_statement_row(message, before)
-                    .replace(&shadow::table_name(model), &model.table_name()),
-            })
-            .collect(),
+    Ok(show_warnings(conn, |_, _, message| {
+        insert::at_statement_row(message, before)
+            .replace(&shadow::table_name(model), &model.table_name())
     })
+    .await?)
 }
 
 /// Locks the entries a write's `selection` (a rewritten SELECT whose first column is `id`) matches, as a native
