@@ -271,16 +271,16 @@ pub async fn model_and_twin(
     (ours, theirs)
 }
 
-/// Each result column's name, type, character set, length, decimals and flags. Left out is what depends on the
-/// plan rather than the table (the same SELECT on a native table differs with and without an index, or
-/// between prepare and execute): the server drops key flags (PRI_KEY, UNIQUE_KEY, MULTIPLE_KEY, PART_KEY), adds
-/// BINARY to numbers, sends a string's decimals as 0 or 39 ("not fixed", which no client reads for strings)
-/// lets its internal GROUP flag (32768, NUM_FLAG's bit) show on a grouped column, and gives an aggregate of a
-/// DOUBLE a display length of 22 or 23, depending on whether rows pass through a temporary table. The key flags are compared for a plain
-/// `SELECT *` (`flags`), BINARY on strings, where it means binary data.
+/// Each result column's name, type, character set, length, decimals and flags, leaving out what depends on the
+/// plan rather than the table (the same SELECT on a native table differs with and without an index, or between
+/// prepare and execute): where rows pass through a temporary table, the server drops the key flags (PRI_KEY,
+/// UNIQUE_KEY, MULTIPLE_KEY, PART_KEY) and shows its internal GROUP flag (32768) or not, adds BINARY to numbers,
+/// sends a string's decimals as 0 or 39 ("not fixed", which no client reads for strings), and gives an aggregate
+/// of a DOUBLE a display length of 22 or 23. The key flags are compared for a plain `SELECT *` (`flags` in
+/// rows.rs), BINARY on strings, where it means binary data.
 pub type Described = (String, u8, u16, u32, u8, u16);
 
-const KEY_FLAGS: u16 = 2 | 4 | 8 | 16384 | 32768;
+const PLAN_FLAGS: u16 = 2 | 4 | 8 | 16384 | 32768;
 const BINARY: u16 = 128;
 
 fn is_string(column: &mysql_async::Column) -> bool {
@@ -304,7 +304,7 @@ fn is_double(column: &mysql_async::Column) -> bool {
 }
 
 fn plan_free_flags(column: &mysql_async::Column) -> u16 {
-    let flags = column.flags().bits() & !KEY_FLAGS;
+    let flags = column.flags().bits() & !PLAN_FLAGS;
     if is_string(column) {
         flags
     } else {
