@@ -78,10 +78,16 @@ async fn write_error<W: tokio::io::AsyncWrite + Unpin>(
     wire: &mut wire::Wire<W>,
     error: &crate::Error,
 ) -> std::io::Result<()> {
+    let (code, state, message) = error_packet(error);
+    wire.error(code, state, &message).await
+}
+
+/// The code, SQLSTATE and message an error is sent with.
+fn error_packet(error: &crate::Error) -> (u16, [u8; 5], String) {
     let (code, state) = errors::code_and_state(error.kind());
     let message = match error.server_error() {
         Some(server) => server.message.clone(),
         None => error.to_string(),
     };
-    wire.error(code, state, &message).await
+    (code, state, message)
 }

@@ -196,6 +196,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 Ok(Flow::Quit) | Err(crate::Error::Protocol(Error::ClientGone(_))) => break,
                 Err(e) => {
                     self.report(&e);
+                    self.keep_refusal(&e);
                     if write_error(&mut self.wire, &e).await.is_err() {
                         break;
                     }
@@ -205,6 +206,24 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 break;
             }
         }
+    }
+
+    /// An error of the proxy's own never reached the backend, whose `SHOW WARNINGS` would list the statement
+    /// before: the session lists it, as a server lists the error of the statement it refused. (A backend error
+    /// is in the backend's list, or, after a model write, in the list the write kept.)
+    fn keep_refusal(&mut self, error: &crate::Error) {
+        if matches!(error.kind(), crate::error::Kind::Backend { .. }) {
+            return;
+        }
+        let (code, _, message) = super::error_packet(error);
+        self.warnings = Some(crate::write::Warnings {
+            columns: Vec::new(),
+            rows: vec![crate::write::Warning {
+                level: "Error".to_string(),
+                code,
+                message,
+            }],
+        });
     }
 
     fn report(&self, error: &crate::Error) {
@@ -346,7 +365,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         match chatter {
             Chatter::Forward => self.forward(text.as_bytes()).await,
             Chatter::Warnings => match self.warnings.clone() {
-                Some(warnings) => {
+                Some(mut warnings) => {
+                    // A refusal of the proxy's own brings no column definitions: the backend's, for this session.
+                    if warnings.columns.is_empty() {
+                        let listed = self.conn.query_iter("SHOW WARNINGS").await?;
+                        warnings.columns = listed.columns().map(|c| c.to_vec()).unwrap_or_default();
+                        listed.drop_result().await?;
+                    }
                     let rows = warnings
                         .rows
                         .into_iter()

@@ -190,3 +190,30 @@ async fn non_utf8_text_is_refused_for_tenants_and_forwarded_for_admins() {
         "admins' bytes reach the backend"
     );
 }
+
+#[tokio::test]
+async fn show_warnings_lists_the_proxys_own_refusal() {
+    let proxy = Proxy::start().await;
+    let mut tenant = proxy.tenant(1).await;
+    let refused = server_error(tenant.query_drop("SELECT * FROM entry_data").await);
+    assert_eq!(refused.code, 1142);
+    // As a server lists the error of the statement it refused — also after a statement that reads no table.
+    for _ in 0..2 {
+        let listed: Vec<(String, u16, String)> = tenant.query("SHOW WARNINGS").await.unwrap();
+        assert_eq!(
+            listed,
+            [("Error".to_string(), 1142, refused.message.clone())]
+        );
+        let count: Option<u64> = tenant.query_first("SHOW COUNT(*) WARNINGS").await.unwrap();
+        assert_eq!(count, Some(1));
+        tenant.query_drop("SELECT 1").await.unwrap();
+    }
+    // A statement that reads a table starts a new, empty list.
+    tenant
+        .query_drop("CREATE TABLE model_w (a INT, INDEX (a))")
+        .await
+        .unwrap();
+    tenant.query_drop("SELECT a FROM model_w").await.unwrap();
+    let listed: Vec<(String, u16, String)> = tenant.query("SHOW WARNINGS").await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+}
