@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod dialect;
+pub mod temporary;
 
 use std::time::Duration;
 

@@ -197,11 +197,16 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             let rewritten = self.rewrite_with(statement.clone(), &cached).ok()?;
             Some((cached, rewritten))
         }) {
+            let Rewritten {
+                text,
+                overrides,
+                settled,
+            } = rewritten;
             let overrides = self
-                .described(statement, &cached, rewritten.clone(), Probe::Query)
+                .described(statement, &cached, overrides, settled, Probe::Query)
                 .await
                 .executed;
-            let batch = format!("{}; {}", crate::registry::VERSION_QUERY, rewritten.text);
+            let batch = format!("{}; {text}", crate::registry::VERSION_QUERY);
             let mut result = self.conn.query_iter(batch).await?;
             let version: Option<u64> = result.next().await?.and_then(|row| row.get(0));
             // Ends the version's result set; the statement's own error, if any, surfaces here.
@@ -243,11 +248,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     ) -> Result<(String, Described), crate::Error> {
         let tenant = self.required_tenant()?;
         let catalog = self.catalog(tenant).await?;
-        let rewritten = self.rewrite_with(statement.clone(), &catalog)?;
-        let text = rewritten.text.clone();
+        let Rewritten {
+            text,
+            overrides,
+            settled,
+        } = self.rewrite_with(statement.clone(), &catalog)?;
         let described = match probe {
-            Some(probe) => self.described(statement, &catalog, rewritten, probe).await,
-            None => Described::same(rewritten.overrides),
+            Some(probe) => {
+                self.described(statement, &catalog, overrides, settled, probe)
+                    .await
+            }
+            None => Described::same(overrides),
         };
         Ok((text, described))
     }
@@ -391,11 +402,10 @@ fn selection(
 }
 
 /// A read rewritten into backend SQL.
-#[derive(Clone)]
-pub(super) struct Rewritten {
-    pub text: String,
+struct Rewritten {
+    text: String,
     /// Per result column, the native metadata of a model column.
-    pub overrides: Vec<Option<Column>>,
+    overrides: Vec<Option<Column>>,
     /// Every result column's metadata is known without the twins.
-    pub settled: bool,
+    settled: bool,
 }

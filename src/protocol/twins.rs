@@ -6,23 +6,23 @@ use mysql_async::Column;
 use sqlparser::ast::Statement;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::rows::Rewritten;
 use super::session::Session;
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
-    /// The metadata a native table would give `statement`'s result columns. Model columns are described from the
-    /// catalog; when other columns are computed from model columns, the statement runs once on the models'
+    /// The metadata a native table would give `statement`'s result columns. `overrides` describe its model
+    /// columns from the catalog (`settled`: every column is described so, or typed alike on any table); when other columns are computed from model columns, the statement runs once on the models'
     /// empty twins and the backend types them there. If the twins cannot be used (say, in a read-only
     /// transaction that refuses temporary tables), the backend's own metadata stands for those columns.
     pub(super) async fn described(
         &mut self,
         statement: &Statement,
         catalog: &crate::catalog::TenantCatalog,
-        rewritten: Rewritten,
+        overrides: Vec<Option<Column>>,
+        settled: bool,
         probe: Probe,
     ) -> Described {
-        if rewritten.settled {
-            return Described::same(rewritten.overrides);
+        if settled {
+            return Described::same(overrides);
         }
         let home = self.home();
         let scope = crate::rewrite::select::Scope {
@@ -31,7 +31,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             allow_scan: true,
         };
         let Some(twin) = crate::rewrite::twin::probe(statement, scope) else {
-            return Described::same(rewritten.overrides);
+            return Described::same(overrides);
         };
         let native = |columns: Vec<Column>| -> Vec<Option<Column>> {
             columns
@@ -66,7 +66,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 if matches!(&e, mysql_async::Error::Server(s) if s.code == 1146) {
                     twin.models.iter().for_each(|m| self.twins.forget(m.id));
                 }
-                Described::same(rewritten.overrides)
+                Described::same(overrides)
             }
         }
     }
@@ -162,7 +162,9 @@ fn untwinned(column: &Column, models: &[std::sync::Arc<crate::catalog::Model>]) 
 /// for recent statements.
 #[derive(Debug, Default)]
 pub(super) struct Twins {
-    made: std::collections::HashMap<i64, (String, bool)>,
+    made: crate::backend::temporary::Temporaries,
+    /// By model, the shape (`Model::columns_signature`) the backend refused a twin for.
+    refused: std::collections::HashMap<i64, String>,
     /// By the probe's text, the catalog version and whether it was prepared: the twins' columns as prepared
     /// and as executed. They depend on the session's character set too, so any statement that could change it
     /// clears them (`forget_types`).
@@ -182,6 +184,7 @@ impl Twins {
     /// Forget every twin (the backend connection was reset, dropping its temporary tables).
     pub fn clear(&mut self) {
         self.made.clear();
+        self.refused.clear();
         self.typed.clear();
     }
 
@@ -198,7 +201,7 @@ impl Twins {
     }
 
     fn forget(&mut self, model: i64) {
-        self.made.remove(&model);
+        self.made.forget(model);
         self.typed.clear();
     }
 
@@ -208,31 +211,23 @@ impl Twins {
         model: &crate::catalog::Model,
     ) -> Result<(), mysql_async::Error> {
         let signature = model.columns_signature();
-        match self.made.get(&model.id) {
-            Some((made, true)) if *made == signature => return Ok(()),
-            Some((made, false)) if *made == signature => {
-                return Err(mysql_async::Error::Other(
-                    "the backend would not make this model's twin".into(),
-                ))
-            }
-            _ => {}
+        if self.refused.get(&model.id) == Some(&signature) {
+            return Err(mysql_async::Error::Other(
+                "the backend would not make this model's twin".into(),
+            ));
         }
-        let made = conn
-            .query_drop(format!(
-                "DROP TEMPORARY TABLE IF EXISTS `{}`; {}",
-                crate::rewrite::twin::table_name(model),
-                crate::rewrite::twin::ddl(model)
-            ))
+        let name = crate::rewrite::twin::table_name(model);
+        let made = self
+            .made
+            .ensure(conn, model, &name, || crate::rewrite::twin::ddl(model))
             .await;
         match &made {
-            Ok(()) => {
-                self.made.insert(model.id, (signature, true));
-            }
             // Refused for now, not for good: a read-only transaction (1792) takes no temporary table.
             Err(mysql_async::Error::Server(e)) if e.code == 1792 => {}
             Err(_) => {
-                self.made.insert(model.id, (signature, false));
+                self.refused.insert(model.id, signature);
             }
+            Ok(()) => {}
         }
         made
     }

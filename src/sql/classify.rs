@@ -120,15 +120,12 @@ pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
             continue;
         }
         // The rewrite substitutes every `model_*` reference; a CTE of that name would be taken for the model.
-        if let Some(cte) = names::common_table_expressions(&statement)
-            .into_iter()
-            .find(|name| is_virtual(name))
-        {
+        let (tables, ctes) = names::tables_and_ctes(&statement, ctx.home);
+        if let Some(cte) = ctes.into_iter().find(|name| is_virtual(name)) {
             return Err(Error::NotSupported(format!(
                 "a common table expression may not be named {cte}: model_* names are model tables; rename it"
             )));
         }
-        let tables = names::tables(&statement, ctx.home);
         if let Role::Tenant(_) = ctx.role {
             policy::check_tenant(&statement, &tables, ctx, into)?;
         }

@@ -58,10 +58,17 @@ pub fn table(name: &ObjectName, home: &str) -> Table {
 /// Every table the statement names: relations anywhere (subqueries, joins, CTE bodies) and DDL targets. A
 /// reference to a common table expression is no table; see [`Relations`] for when a name is one.
 pub fn tables(statement: &Statement, home: &str) -> Vec<Table> {
+    tables_and_ctes(statement, home).0
+}
+
+/// [`tables`], and the names of every common table expression the statement defines, at any depth — found in
+/// the same walk.
+pub fn tables_and_ctes(statement: &Statement, home: &str) -> (Vec<Table>, Vec<String>) {
     let mut relations = Relations {
         home,
         found: Vec::new(),
         scopes: Vec::new(),
+        defined: Vec::new(),
     };
     let _ = statement.visit(&mut relations);
     let mut found = relations.found;
@@ -70,25 +77,7 @@ pub fn tables(statement: &Statement, home: &str) -> Vec<Table> {
     }
     // `dual` is no table.
     found.retain(|t| !matches!(t, Table::Backend(name) if name.eq_ignore_ascii_case("dual")));
-    found
-}
-
-/// The names of every common table expression the statement defines, at any depth.
-pub fn common_table_expressions(statement: &Statement) -> Vec<String> {
-    struct Names(Vec<String>);
-    impl Visitor for Names {
-        type Break = ();
-        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-            if let Some(with) = &query.with {
-                self.0
-                    .extend(with.cte_tables.iter().map(|c| c.alias.name.value.clone()));
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut names = Names(Vec::new());
-    let _ = statement.visit(&mut names);
-    names.0
+    (found, relations.defined)
 }
 
 /// Collects the tables a statement reads or writes, leaving out references to common table expressions. A name
@@ -102,6 +91,8 @@ struct Relations<'a> {
     /// For each query being visited, innermost last: the CTE names its own FROM clauses may refer to, and for each
     /// CTE it defines, the body's address and the names visible inside that body.
     scopes: Vec<Scope>,
+    /// Every CTE name defined.
+    defined: Vec<String>,
 }
 
 struct Scope {
@@ -137,7 +128,8 @@ impl Visitor for Relations<'_> {
                 inside.extend_from_slice(if with.recursive { &names } else { &names[..i] });
                 scope.bodies.push((&*cte.query as *const Query, inside));
             }
-            scope.visible.extend(names);
+            scope.visible.extend(names.iter().cloned());
+            self.defined.extend(names);
         }
         self.scopes.push(scope);
         ControlFlow::Continue(())
