@@ -155,7 +155,8 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     pub(super) shadows: crate::write::Shadows,
     /// Empty twins of the models, on which computed result columns are typed as a native table types them.
     pub(super) twins: super::twins::Twins,
-    /// The warnings of the last statement, when it was a model write that raised some (see `keep_warnings`).
+    /// What `SHOW WARNINGS` lists when the backend's own list would be wrong: the warnings or error of a model
+    /// write (`keep_warnings`), or the proxy's own refusal (`keep_refusal`).
     pub(super) warnings: Option<crate::write::Warnings>,
 }
 
