@@ -20,6 +20,9 @@ pub enum Error {
     TableExists(String),
     #[error("Table '{database}.{table}' doesn't exist")]
     NoSuchTable { database: String, table: String },
+    /// `DROP TABLE` of tables that do not exist: MySQL lists them all, qualified, in one message.
+    #[error("Unknown table '{0}'")]
+    UnknownTable(String),
     #[error("Unknown column '{column}' in '{table}'")]
     NoSuchColumn { column: String, table: String },
     #[error("Duplicate column name '{0}'")]
@@ -51,6 +54,7 @@ impl Error {
         match self {
             Error::TableExists(_) => Kind::TableExists,
             Error::NoSuchTable { .. } => Kind::NoSuchTable,
+            Error::UnknownTable(_) => Kind::UnknownTable,
             Error::NoSuchColumn { .. } => Kind::NoSuchColumn,
             Error::DuplicateColumn(_) => Kind::DuplicateColumn,
             Error::DuplicateKey(_) => Kind::DuplicateKey,

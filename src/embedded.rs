@@ -58,6 +58,9 @@ impl Embedded {
             .keep();
         let data = dir.join("data");
         initialise(&server, &data, &dir)?;
+        // Its own directory for temporary files, not the machine's /tmp, which other programs sweep.
+        let scratch = dir.join("tmp");
+        std::fs::create_dir_all(&scratch)?;
         let port = free_port()?;
         let log = dir.join("server.log");
         let mut args = vec![
@@ -66,6 +69,7 @@ impl Embedded {
             format!("--port={port}"),
             "--bind-address=127.0.0.1".to_string(),
             format!("--socket={}", dir.join("sock").display()),
+            format!("--tmpdir={}", scratch.display()),
             format!("--pid-file={}", dir.join("pid").display()),
             "--user=root".to_string(),
             "--skip-name-resolve".to_string(),

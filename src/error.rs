@@ -19,6 +19,8 @@ pub enum Kind {
     TableExists,
     /// A model table the statement names does not exist (for this tenant).
     NoSuchTable,
+    /// `DROP TABLE` names tables that do not exist.
+    UnknownTable,
     /// A column the statement names does not exist.
     NoSuchColumn,
     /// A column name is used twice, or is one StarDust provides (`id`, `created_at`, `updated_at`).

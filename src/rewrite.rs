@@ -1,5 +1,6 @@
 //! Rewriting statements into backend SQL by editing sqlparser's AST: pure functions, no I/O.
 
+pub mod by_id;
 pub mod information_schema;
 pub mod select;
 pub mod system_schema;

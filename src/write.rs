@@ -48,6 +48,8 @@ impl Error {
 pub struct Written {
     pub affected_rows: u64,
     pub last_insert_id: u64,
+    /// The entries an INSERT created, in the order of its rows (for `RETURNING`).
+    pub ids: Vec<u64>,
     pub warnings: Warnings,
 }
 
@@ -139,29 +141,81 @@ async fn shadow_warnings(
     .await?)
 }
 
-/// Locks the entries a write's `selection` (a rewritten SELECT whose first column is `id`) matches, as a native
-/// UPDATE or DELETE locks the rows it changes, and returns their ids. The lock is taken on `entry_data` itself:
-/// a locking clause does not lock the rows behind a derived table. It waits for a concurrent writer of those
-/// entries, so what the statement reads next is their latest version.
+/// The rows an UPDATE or DELETE changes: a rewritten SELECT whose first column is `id`, and whether it names its
+/// rows by primary key (then its `entry_data` is read through the primary key: see `rewrite::by_id`).
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    pub text: &'a str,
+    pub by_id: bool,
+}
+
+/// Locks the entries a write's selection matches, as a native UPDATE or DELETE locks the rows it changes, and
+/// returns their ids. It waits for a concurrent writer of those entries, so what the statement reads next is
+/// their latest version.
+///
+/// The exclusive lock is taken on `entry_data` itself, joined to the selection: a locking clause does not lock
+/// the rows behind a derived table. Nor would a plain `SELECT … FOR UPDATE` leave the client's snapshot alone:
+/// it reads the derived table's rows consistently, which takes the REPEATABLE READ snapshot then and there, where
+/// a native UPDATE takes none. As the source of an `INSERT … SELECT` (into a session-private list of ids) the
+/// same rows are read with locks, and no snapshot is taken; the list is then read with a locking read too.
 async fn lock_entries(
     conn: &mut mysql_async::Conn,
     tenant: u64,
-    selection: &str,
+    selection: Selection<'_>,
 ) -> Result<Vec<u64>, Error> {
-    Ok(conn
-        .query(format!(
-            "SELECT e.id FROM entry_data AS e JOIN ({selection}) AS stardust_match ON stardust_match.id = e.id \
-             WHERE e.tenant_id = {tenant} ORDER BY e.id FOR UPDATE"
+    let hint = if selection.by_id {
+        " FORCE INDEX (PRIMARY)"
+    } else {
+        ""
+    };
+    let text = selection.text;
+    let mut result = conn
+        .query_iter(format!(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS `{LOCKED}` (id BIGINT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=InnoDB; \
+             DELETE FROM `{LOCKED}`; \
+             INSERT INTO `{LOCKED}` (id) SELECT e.id FROM entry_data AS e{hint} \
+             JOIN ({text}) AS stardust_match ON stardust_match.id = e.id \
+             WHERE e.tenant_id = {tenant} ORDER BY e.id FOR UPDATE; \
+             SELECT id FROM `{LOCKED}` ORDER BY id {UNSNAPSHOTTED}"
         ))
-        .await?)
+        .await?;
+    let mut ids = Vec::new();
+    loop {
+        let set: Vec<u64> = result.collect().await?;
+        if !set.is_empty() {
+            ids = set;
+        }
+        if result.is_empty() {
+            return Ok(ids);
+        }
+    }
 }
 
-/// Opens the statement's atomic unit: a transaction, or a savepoint inside the client's own transaction.
+/// The session's list of the entries its current UPDATE or DELETE has locked.
+const LOCKED: &str = "stardust_locked";
+
+/// Ends the write path's reads of its own shadow tables. A plain (consistent) read would take the client's
+/// REPEATABLE READ snapshot there and then, inside a write — where a native table's INSERT or UPDATE takes none, and
+/// the transaction's first SELECT decides what it sees. A locking read takes no snapshot, and the rows of a
+/// session's temporary table are its own to lock.
+const UNSNAPSHOTTED: &str = "FOR UPDATE";
+
+/// Whether the client has a transaction a model write must join: one it opened (`BEGIN`), or the implicit one
+/// every statement opens while `autocommit` is off — which the backend does not report as open until a
+/// statement has run in it.
+pub fn in_client_transaction(status: mysql_async::consts::StatusFlags) -> bool {
+    use mysql_async::consts::StatusFlags;
+    status.contains(StatusFlags::SERVER_STATUS_IN_TRANS)
+        || !status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT)
+}
+
+/// Opens the statement's atomic unit: a transaction of its own, or a savepoint inside the client's transaction,
+/// so that a failed statement undoes only itself and the client's `COMMIT` or `ROLLBACK` decides the rest.
 async fn begin(
     conn: &mut mysql_async::Conn,
     status: mysql_async::consts::StatusFlags,
 ) -> Result<bool, Error> {
-    let in_transaction = status.contains(mysql_async::consts::StatusFlags::SERVER_STATUS_IN_TRANS);
+    let in_transaction = in_client_transaction(status);
     conn.query_drop(if in_transaction {
         "SAVEPOINT stardust_statement"
     } else {
@@ -171,18 +225,24 @@ async fn begin(
     Ok(in_transaction)
 }
 
-/// Closes what [`begin`] opened: kept if the statement succeeded, undone if it failed.
-async fn finish(
+/// Closes what [`begin`] opened: kept if the statement succeeded, undone if it failed. A statement's own error
+/// wins over a failure to undo it: after a deadlock or a lock wait timeout with `innodb_rollback_on_timeout`,
+/// the backend has already rolled the whole transaction back, savepoint and all, as it would for a native
+/// table.
+async fn finish<T>(
     conn: &mut mysql_async::Conn,
     in_transaction: bool,
-    succeeded: bool,
-) -> Result<(), Error> {
-    let statement = match (succeeded, in_transaction) {
+    outcome: Result<T, Error>,
+) -> Result<T, Error> {
+    let statement = match (outcome.is_ok(), in_transaction) {
         (true, true) => "RELEASE SAVEPOINT stardust_statement",
         (true, false) => "COMMIT",
         (false, true) => "ROLLBACK TO SAVEPOINT stardust_statement",
         (false, false) => "ROLLBACK",
     };
-    conn.query_drop(statement).await?;
-    Ok(())
+    let closed = conn.query_drop(statement).await;
+    match outcome {
+        Ok(value) => closed.map(|()| value).map_err(Error::from),
+        Err(e) => Err(e),
+    }
 }

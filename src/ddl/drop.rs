@@ -35,13 +35,7 @@ pub async fn drop_tables(
     }
     if !missing.is_empty() && !if_exists {
         // MySQL names every missing table and drops none of them.
-        return Err(Error::NoSuchTable {
-            database: target.database.to_string(),
-            table: missing
-                .join(",")
-                .trim_start_matches(&format!("{}.", target.database))
-                .to_string(),
-        });
+        return Err(Error::UnknownTable(missing.join(",")));
     }
     if doomed.is_empty() {
         return Ok(0);

@@ -13,6 +13,7 @@ pub fn code_and_state(kind: Kind) -> (u16, [u8; 5]) {
         Kind::NoDatabase => (1046, *b"3D000"),
         Kind::TableExists => (1050, *b"42S01"),
         Kind::NoSuchTable => (1146, *b"42S02"),
+        Kind::UnknownTable => (1051, *b"42S02"),
         Kind::NoSuchColumn => (1054, *b"42S22"),
         Kind::DuplicateColumn => (1060, *b"42S21"),
         Kind::DuplicateKey => (1061, *b"42000"),

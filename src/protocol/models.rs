@@ -63,8 +63,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.state.backend.database().to_string()
     }
 
+    /// Model DDL changes the registry on connections of its own; like DDL on MySQL, it first commits the client's
+    /// open transaction (whether or not the DDL then succeeds).
     pub(super) async fn model_ddl(&mut self, statement: &Statement) -> Result<(), crate::Error> {
         let tenant = self.required_tenant()?;
+        if crate::write::in_client_transaction(self.status) {
+            self.conn.query_drop("COMMIT").await?;
+            self.status = super::relay::backend_status(&self.conn);
+        }
         let home = self.home();
         let target = crate::ddl::Target {
             tenant,

@@ -69,6 +69,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             "updated_at".to_string(),
         ];
         columns.extend(model.fields.iter().map(|f| f.name.clone()));
+        let by_id = crate::rewrite::by_id::by_id(update.selection.as_ref(), &alias);
         let selection = selection(
             &update.table.relation,
             &alias,
@@ -77,7 +78,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             &update.order_by,
             update.limit.as_ref(),
         )?;
-        let selection = self.rewrite_with(selection, &catalog)?.text;
+        let selection = self.rewrite_selection(selection, &catalog, by_id)?;
         let assignments: Vec<String> = update.assignments.iter().map(|a| a.to_string()).collect();
         let updated = crate::write::update(
             &mut self.conn,
@@ -85,7 +86,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             &model,
             tenant,
             crate::write::Change {
-                selection: &selection,
+                selection: crate::write::Selection {
+                    text: &selection,
+                    by_id,
+                },
                 assignments: &assignments.join(", "),
                 alias: &alias,
             },
@@ -139,9 +143,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 .into())
             }
         };
+        if delete.returning.is_some() {
+            return Err(Error::Unsupported(
+                "DELETE … RETURNING is not supported on model tables: SELECT the rows first"
+                    .to_string(),
+            )
+            .into());
+        }
         let (table, alias) = self.single_model(&single.relation)?;
         let catalog = self.catalog(tenant).await?;
         let model = self.model_in(&catalog, &table)?;
+        let by_id = crate::rewrite::by_id::by_id(delete.selection.as_ref(), &alias);
         let selection = selection(
             &single.relation,
             &alias,
@@ -150,9 +162,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             &delete.order_by,
             delete.limit.as_ref(),
         )?;
-        let selection = self.rewrite_with(selection, &catalog)?.text;
+        let selection = self.rewrite_selection(selection, &catalog, by_id)?;
+        let selection = crate::write::Selection {
+            text: &selection,
+            by_id,
+        };
         let deleted =
-            crate::write::delete(&mut self.conn, &model, tenant, &selection, self.status).await;
+            crate::write::delete(&mut self.conn, &model, tenant, selection, self.status).await;
         self.status = super::relay::backend_status(&self.conn);
         let deleted = deleted?;
         let outcome = super::wire::Outcome {
@@ -263,6 +279,26 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Ok((text, described))
     }
 
+    /// The rows an UPDATE or DELETE changes, as backend SQL; rows named by primary key are read by it.
+    fn rewrite_selection(
+        &self,
+        mut selection: Statement,
+        catalog: &crate::catalog::TenantCatalog,
+        by_id: bool,
+    ) -> Result<String, crate::Error> {
+        let home = self.home();
+        let scope = crate::rewrite::select::Scope {
+            catalog,
+            home: &home,
+            allow_scan: self.allow_scan,
+        };
+        crate::rewrite::select::rewrite(&mut selection, scope)?;
+        if by_id {
+            crate::rewrite::by_id::force_primary(&mut selection);
+        }
+        Ok(selection.to_string())
+    }
+
     fn rewrite_with(
         &self,
         mut statement: Statement,
@@ -336,6 +372,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 return Err(e.into());
             }
         };
+        if let Some(returning) = &insert.returning {
+            self.keep_warnings(written.warnings);
+            return self.returning(&table, returning, &written.ids).await;
+        }
         let warnings = written.warnings.rows.len();
         // As a server reports a multi-row INSERT or an INSERT … SELECT (not a single row).
         let many = match insert.source.as_ref().map(|s| s.body.as_ref()) {
@@ -359,6 +399,66 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         };
         self.keep_warnings(written.warnings);
         self.wire.ok(&outcome).await.map_err(super::relay::gone)
+    }
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+    /// `INSERT … RETURNING` (MariaDB's, which SQLAlchemy uses to learn new ids): the rows just written, read back
+    /// by id in the order they were inserted, through the same rewrite as any SELECT (so with native metadata).
+    async fn returning(
+        &mut self,
+        table: &str,
+        items: &[sqlparser::ast::SelectItem],
+        ids: &[u64],
+    ) -> Result<(), crate::Error> {
+        use sqlparser::ast::{Expr, SetExpr, Value};
+        let mut statement = selection(
+            &sqlparser::ast::TableFactor::Table {
+                name: sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::new(table)]),
+                alias: None,
+                args: None,
+                with_hints: Vec::new(),
+                version: None,
+                with_ordinality: false,
+                partitions: Vec::new(),
+                json_path: None,
+                sample: None,
+                index_hints: Vec::new(),
+            },
+            table,
+            &["id".to_string()],
+            None,
+            &[],
+            None,
+        )?;
+        if let Statement::Query(query) = &mut statement {
+            if let SetExpr::Select(select) = query.body.as_mut() {
+                select.projection = items.to_vec();
+                let id = Box::new(Expr::Identifier(sqlparser::ast::Ident::new("id")));
+                // No row can match an empty list; `id IN ()` is not SQL.
+                let list = if ids.is_empty() {
+                    vec![Expr::value(Value::Null)]
+                } else {
+                    ids.iter()
+                        .map(|id| Expr::value(Value::Number(id.to_string(), false)))
+                        .collect()
+                };
+                select.selection = Some(Expr::InList {
+                    expr: id,
+                    list,
+                    negated: false,
+                });
+            }
+            query.order_by = Some(sqlparser::ast::OrderBy {
+                kind: sqlparser::ast::OrderByKind::Expressions(vec![sqlparser::ast::OrderByExpr {
+                    expr: Expr::Identifier(sqlparser::ast::Ident::new("id")),
+                    options: Default::default(),
+                    with_fill: None,
+                }]),
+                interpolate: None,
+            });
+        }
+        self.read(&statement).await
     }
 }
 

@@ -14,12 +14,12 @@ pub async fn delete(
     conn: &mut Conn,
     model: &Model,
     tenant: u64,
-    selection: &str,
+    selection: super::Selection<'_>,
     status: StatusFlags,
 ) -> Result<Written, Error> {
     let in_transaction = super::begin(conn, status).await?;
     let deleted = run(conn, model, tenant, selection).await;
-    super::finish(conn, in_transaction, deleted.is_ok()).await?;
+    let deleted = super::finish(conn, in_transaction, deleted).await;
     deleted
 }
 
@@ -27,7 +27,7 @@ async fn run(
     conn: &mut Conn,
     model: &Model,
     tenant: u64,
-    selection: &str,
+    selection: super::Selection<'_>,
 ) -> Result<Written, Error> {
     let ids = super::lock_entries(conn, tenant, selection).await?;
     let mut written = Written::default();
@@ -37,7 +37,7 @@ async fn run(
         params.extend(chunk.iter().map(|id| Value::from(*id)));
         conn.exec_drop(
             format!(
-                "UPDATE entry_data SET deleted_at = UTC_TIMESTAMP() \
+                "UPDATE entry_data FORCE INDEX (PRIMARY) SET deleted_at = UTC_TIMESTAMP() \
                  WHERE tenant_id = ? AND model_id = ? AND deleted_at IS NULL AND id IN ({marks})"
             ),
             Params::Positional(params),

@@ -84,7 +84,7 @@ pub async fn insert(
         "INSERT"
     };
     let written = write(conn, &shadow, model, tenant, &targets, rows, verb).await;
-    super::finish(conn, in_transaction, written.is_ok()).await?;
+    let written = super::finish(conn, in_transaction, written).await;
     written.map_err(|e| rename_shadow(e, model))
 }
 
@@ -237,11 +237,12 @@ async fn store(
         return Ok(());
     }
     let first = insert_entries(conn, model, tenant, rows).await?;
-    let ids: Vec<u64> = (0..rows.len() as u64).map(|n| first + n).collect();
+    let ids: Vec<u64> = (first..first + rows.len() as u64).collect();
     write_slots(conn, model, tenant, &ids, rows, false).await?;
     if written.last_insert_id == 0 {
         written.last_insert_id = first;
     }
+    written.ids.extend_from_slice(&ids);
     written.affected_rows += rows.len() as u64;
     Ok(())
 }
@@ -371,7 +372,10 @@ async fn read_back(conn: &mut Conn, shadow: &str, model: &Model) -> Result<Vec<C
         select.push_str(", ");
         select.push_str(field);
     }
-    select.push_str(&format!(" FROM `{shadow}` ORDER BY `__seq`"));
+    select.push_str(&format!(
+        " FROM `{shadow}` ORDER BY `__seq` {}",
+        super::UNSNAPSHOTTED
+    ));
     let read: Vec<Row> = conn.query(select).await?;
     Ok(read
         .into_iter()

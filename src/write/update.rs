@@ -24,7 +24,7 @@ pub struct Updated {
 #[derive(Debug, Clone, Copy)]
 pub struct Change<'a> {
     /// The rewritten SELECT of `id, created_at, updated_at` and every field, in order, of the rows to update.
-    pub selection: &'a str,
+    pub selection: super::Selection<'a>,
     /// The user's `SET` list, printed.
     pub assignments: &'a str,
     /// The name the statement gives the table (its alias, or the table name).
@@ -42,7 +42,7 @@ pub async fn update(
     let shadow = shadows.ensure(conn, model).await?;
     let in_transaction = super::begin(conn, status).await?;
     let updated = run(conn, &shadow, model, tenant, change).await;
-    super::finish(conn, in_transaction, updated.is_ok()).await?;
+    let updated = super::finish(conn, in_transaction, updated).await;
     updated.map_err(|e| rename_shadow(e, model))
 }
 
@@ -74,8 +74,9 @@ async fn run(
     // two, under READ COMMITTED too.
     super::lock_entries(conn, tenant, selection).await?;
     conn.query_drop(format!(
-        "INSERT INTO `{shadow}` ({}) {selection}",
-        columns.join(", ")
+        "INSERT INTO `{shadow}` ({}) {}",
+        columns.join(", "),
+        selection.text
     ))
     .await?;
     conn.query_drop(format!(
@@ -88,6 +89,7 @@ async fn run(
         written: Written {
             affected_rows,
             last_insert_id: 0,
+            ids: Vec::new(),
             warnings: super::shadow_warnings(conn, model, 0).await?,
         },
         info,
@@ -99,7 +101,10 @@ async fn run(
         select.push_str(", ");
         select.push_str(field);
     }
-    select.push_str(&format!(", `__id` FROM `{shadow}` ORDER BY `__seq`"));
+    select.push_str(&format!(
+        ", `__id` FROM `{shadow}` ORDER BY `__seq` {}",
+        super::UNSNAPSHOTTED
+    ));
     let rows: Vec<Row> = conn.query(select).await?;
     let n = model.fields.len();
     let ids: Vec<u64> = rows

@@ -1,5 +1,7 @@
 //! Real drivers against a model table through the proxy, compared with the same driver against the native twin:
-//! Node's mysql2 and MariaDB Connector/J (JDBC `DatabaseMetaData`, as DBeaver and Metabase read it).
+//! Node's mysql2 and MariaDB Connector/J (JDBC `DatabaseMetaData`, as DBeaver and Metabase read it); and each of
+//! PyMySQL, mysql-connector-python, SQLAlchemy's ORM, mysql2 and JDBC running one transaction scenario (rollback,
+//! commit, a failed statement, savepoints, a rolled-back delete) on a model table and on a native one.
 
 use std::path::Path;
 
@@ -14,6 +16,9 @@ const NATIVE: &str = "CREATE TABLE model_company (id BIGINT UNSIGNED NOT NULL AU
                       name VARCHAR(200) NOT NULL, employees INT, score DECIMAL(10,2), founded DATE, \
                       created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, INDEX (name), KEY emp (employees)) \
                       DEFAULT CHARSET=utf8mb4";
+
+/// Debian's MariaDB Connector/J (`libmariadb-java`).
+const CONNECTOR_J: &str = "/usr/share/java/mariadb-java-client.jar";
 
 fn clients() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"))
@@ -117,11 +122,11 @@ async fn jdbc_metadata_of_a_model_table_matches_its_native_twin() {
         clients(),
     )
     .await;
-    let jar = ["/usr/share/java/mariadb-java-client.jar"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("MariaDB Connector/J (Debian's libmariadb-java; scripts/setup installs it)");
-    let classpath = format!("{jar}:{}", classes.path().display());
+    assert!(
+        Path::new(CONNECTOR_J).exists(),
+        "MariaDB Connector/J (Debian's libmariadb-java; scripts/setup installs it)"
+    );
+    let classpath = format!("{CONNECTOR_J}:{}", classes.path().display());
     let java = |url: String, user: &str, password: &str| {
         let args = vec![
             "-cp".to_string(),
@@ -155,4 +160,121 @@ async fn jdbc_metadata_of_a_model_table_matches_its_native_twin() {
         through, twin,
         "DatabaseMetaData through the proxy equals the native table's"
     );
+}
+
+const TX_MODEL: &str = "CREATE TABLE model_tx (tag VARCHAR(20) NOT NULL, n INT, INDEX (tag))";
+const TX_NATIVE: &str = "CREATE TABLE model_tx (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, \
+                         tag VARCHAR(20) NOT NULL, n INT, created_at DATETIME, updated_at DATETIME, INDEX (tag)) \
+                         DEFAULT CHARSET=utf8mb4";
+
+/// One driver's transaction scenario (tests/clients/*transactions*), through the proxy on a fresh model table and
+/// directly on a fresh native one: `command` gets host, port, user, password and database appended.
+async fn transactions_alike(proxy: &Proxy, program: &str, command: &[String]) -> String {
+    let mut tenant = proxy.tenant(1).await;
+    tenant
+        .query_drop("DROP TABLE IF EXISTS model_tx")
+        .await
+        .unwrap();
+    tenant.query_drop(TX_MODEL).await.unwrap();
+    let native = fresh_database().await;
+    direct(Some(&native))
+        .await
+        .query_drop(TX_NATIVE)
+        .await
+        .unwrap();
+    let with = |host: [String; 5]| {
+        let mut args = command.to_vec();
+        args.extend(host);
+        args
+    };
+    let through = run(
+        program,
+        &with([
+            "127.0.0.1".into(),
+            proxy.address.port().to_string(),
+            TENANT_1.0.into(),
+            TENANT_1.1.into(),
+            proxy.database.clone(),
+        ]),
+        clients(),
+    )
+    .await;
+    let twin = run(
+        program,
+        &with([
+            "127.0.0.1".into(),
+            backend_port().to_string(),
+            "root".into(),
+            String::new(),
+            native,
+        ]),
+        clients(),
+    )
+    .await;
+    assert_eq!(
+        through, twin,
+        "{program} {command:?}: through the proxy vs native"
+    );
+    crate::support::no_drift(&proxy.state.backend).await;
+    through
+}
+
+#[tokio::test]
+async fn python_drivers_roll_back_model_writes_as_on_a_native_table() {
+    let proxy = Proxy::start().await;
+    let script = clients().join("transactions.py").display().to_string();
+    for driver in ["pymysql", "connector-pure"] {
+        let out = transactions_alike(&proxy, "python3", &[script.clone(), driver.into()]).await;
+        assert!(
+            out.contains(r#"["after rollback"]"#)
+                && out.contains(r#"["update rolled back", ["c", 3]]"#),
+            "{driver}: {out}"
+        );
+        assert!(out.contains(r#""errors": [1048]"#), "{driver}: {out}");
+    }
+    let out = transactions_alike(&proxy, "python3", &[script, "sqlalchemy-orm".into()]).await;
+    assert!(
+        out.contains(r#"["failed unit of work", ["c", 3]]"#) && out.contains(r#""count": 2"#),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn node_mysql2_rolls_back_model_writes_as_on_a_native_table() {
+    let proxy = Proxy::start().await;
+    let script = clients()
+        .join("mysql2_transactions.js")
+        .display()
+        .to_string();
+    let out = transactions_alike(&proxy, "node", &[script]).await;
+    assert!(out.contains(r#"["after rollback"]"#), "{out}");
+    assert!(
+        out.contains(r#"["delete rolled back",["c",3],["d",4]]"#),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn jdbc_rolls_back_model_writes_as_on_a_native_table() {
+    let proxy = Proxy::start().await;
+    let classes = tempfile::tempdir().unwrap();
+    let source = clients()
+        .join("JdbcTransactions.java")
+        .display()
+        .to_string();
+    run(
+        "javac",
+        &["-d".into(), classes.path().display().to_string(), source],
+        clients(),
+    )
+    .await;
+    let classpath = format!("{CONNECTOR_J}:{}", classes.path().display());
+    // The JDBC program takes a URL: a small shell turns host, port, user, password, database into one.
+    let launcher = format!(
+        r#"exec java -cp "{classpath}" JdbcTransactions "jdbc:mariadb://$1:$2/$5" "$3" "$4""#
+    );
+    let out = transactions_alike(&proxy, "sh", &["-c".into(), launcher, "jdbc".into()]).await;
+    assert!(out.contains("after rollback:\n"), "{out}");
+    assert!(out.contains("error 1048"), "{out}");
+    assert!(out.contains("update rolled back: c=3\n"), "{out}");
 }

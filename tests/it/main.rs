@@ -19,3 +19,4 @@ mod policy;
 mod prepared;
 mod rows;
 mod system_schema;
+mod transactions;

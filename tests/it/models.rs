@@ -313,7 +313,7 @@ async fn ddl_mistakes_get_mysqls_errors() {
         ("CREATE TABLE IF NOT EXISTS model_t (x INT)", 0),
         ("DESCRIBE model_nope", 1146),
         ("ALTER TABLE model_nope ADD COLUMN c INT", 1146),
-        ("DROP TABLE model_nope", 1146),
+        ("DROP TABLE model_nope", 1051),
         ("ALTER TABLE model_t RENAME COLUMN nope TO c", 1054),
         ("ALTER TABLE model_t MODIFY COLUMN nope INT", 1054),
         ("ALTER TABLE model_t ADD COLUMN a INT", 1060),

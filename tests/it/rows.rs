@@ -897,7 +897,7 @@ async fn concurrent_updates_of_one_entry_do_not_lose_either() {
     });
     // The second UPDATE's locking read is waiting on the first's locks before the first commits.
     let mut watch = proxy.direct().await;
-    running(&mut watch, "SELECT e.id FROM entry_data AS e JOIN%").await;
+    running(&mut watch, "INSERT INTO `stardust_locked`%").await;
     assert!(!racing.is_finished(), "the second UPDATE waits");
     first.query_drop("COMMIT").await.unwrap();
     assert_eq!(racing.await.unwrap().unwrap(), 1);
