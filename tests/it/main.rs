@@ -11,6 +11,7 @@ mod daemons;
 mod differential;
 mod drivers;
 mod grammar;
+mod invariant;
 mod lifecycle;
 mod models;
 mod packets;
