@@ -2,6 +2,7 @@
 
 pub mod information_schema;
 pub mod select;
+pub mod shape;
 pub mod system_schema;
 pub mod twin;
 

@@ -19,4 +19,5 @@ mod passthrough;
 mod policy;
 mod prepared;
 mod rows;
+mod shapes;
 mod system_schema;
