@@ -74,7 +74,15 @@ impl Visitor for Wildcards {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-        if let SetExpr::Select(select) = query.body.as_ref() {
+        self.0 |= implicit_columns(query.body.as_ref());
+        ControlFlow::Continue(())
+    }
+}
+
+/// Whether a query body (through its set operations) names columns without naming them.
+fn implicit_columns(body: &SetExpr) -> bool {
+    match body {
+        SetExpr::Select(select) => {
             let star = select.projection.iter().any(|item| {
                 matches!(
                     item,
@@ -87,9 +95,12 @@ impl Visitor for Wildcards {
                     Some(JoinConstraint::Using(_) | JoinConstraint::Natural)
                 )
             });
-            self.0 |= star || implicit;
+            star || implicit
         }
-        ControlFlow::Continue(())
+        SetExpr::SetOperation { left, right, .. } => {
+            implicit_columns(left) || implicit_columns(right)
+        }
+        _ => false,
     }
 }
 
