@@ -2,7 +2,8 @@
 //!
 //! The general form is `entry_data` LEFT JOIN the pages of the columns the statement names, restricted to the
 //! tenant, the model and live entries. When the statement's WHERE is a conjunction with a NULL-rejecting
-//! predicate (`=`, `<>`, ranges, `IN`, `BETWEEN`, `LIKE`, `IS NOT NULL`) on a field read from a slot, the page
+//! predicate (`=`, `<>`, ranges, `IN`, `BETWEEN`, `LIKE`, `IS NOT NULL`, or the NOT of one that is NULL on a
+//! NULL column) on a field read from a slot, the page
 //! invariant (a slot holds a value only for a live entry of its model) lets that page stand for the model: the
 //! derived table is driven from the page's `(tenant_id, slot)` index, the pages of the other rejected fields are
 //! inner-joined, the pages of other named fields left-joined, and `entry_data` is joined only when a named column
@@ -14,7 +15,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     visit_expressions, BinaryOperator, Expr, JoinConstraint, JoinOperator, Query, SelectItem,
-    SetExpr, Statement, Visit, Visitor,
+    SetExpr, Statement, UnaryOperator, Visit, Visitor,
 };
 
 use super::Error;
@@ -151,6 +152,26 @@ fn split<'a>(expr: &'a Expr, into: &mut Vec<&'a Expr>) {
 /// The bare column a conjunct is NULL-rejecting on, if it is one of the recognised predicates.
 fn rejected_operand(conjunct: &Expr) -> Option<&Expr> {
     match conjunct {
+        // `NULL NOT IN (empty subquery)` is TRUE: only the positive form rejects NULL.
+        Expr::InSubquery {
+            expr,
+            negated: false,
+            ..
+        } => column(expr),
+        Expr::IsNotNull(expr) => column(expr),
+        // NOT of a predicate that is NULL for a NULL column is NULL too (`NOT (qty > 3)` excludes NULLs).
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => null_when_null(unnested(expr)),
+        other => null_when_null(other),
+    }
+}
+
+/// The bare column of a predicate that is NULL whenever that column is NULL: comparisons, `[NOT] IN (list)`,
+/// `[NOT] BETWEEN`, `[NOT] LIKE`, `[NOT] REGEXP`.
+fn null_when_null(predicate: &Expr) -> Option<&Expr> {
+    match predicate {
         Expr::BinaryOp { left, op, right } => {
             let comparison = matches!(
                 op,
@@ -167,27 +188,25 @@ fn rejected_operand(conjunct: &Expr) -> Option<&Expr> {
             column(left).or_else(|| column(right))
         }
         Expr::InList { expr, .. } => column(expr),
-        // `NULL NOT IN (empty subquery)` is TRUE: only the positive form rejects NULL.
-        Expr::InSubquery {
-            expr,
-            negated: false,
-            ..
-        } => column(expr),
         Expr::Between { expr, .. } => column(expr),
         Expr::Like {
             expr, any: false, ..
         } => column(expr),
         Expr::RLike { expr, .. } => column(expr),
-        Expr::IsNotNull(expr) => column(expr),
         _ => None,
     }
 }
 
-fn column(e: &Expr) -> Option<&Expr> {
+fn unnested(e: &Expr) -> &Expr {
     let mut e = e;
     while let Expr::Nested(inner) = e {
         e = inner;
     }
+    e
+}
+
+fn column(e: &Expr) -> Option<&Expr> {
+    let e = unnested(e);
     matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)).then_some(e)
 }
 

@@ -90,6 +90,18 @@ fn rejecting_on(random: &mut Random, qualifier: &str) -> String {
         ),
         5 if field == "name" => format!("{column} LIKE '{}%'", random.pick(&["a", "b", "B", ""])),
         6 => format!("{value} {} {column}", random.pick(&["=", "<>", "<", ">="])),
+        // NOT of a predicate that is NULL on a NULL column rejects NULL too.
+        7 => match random.below(3) {
+            0 => format!(
+                "NOT ({column} {} {value})",
+                random.pick(&["=", "<>", "<", ">="])
+            ),
+            1 => format!("NOT ({column} IN ({value}, {}))", literal(random, field)),
+            _ => format!(
+                "NOT ({column} BETWEEN {value} AND {})",
+                literal(random, field)
+            ),
+        },
         _ => format!(
             "{column} {} {value}",
             random.pick(&["=", "<>", "!=", "<", "<=", ">", ">="])
@@ -364,6 +376,7 @@ async fn a_count_or_id_read_by_slot_filters_reads_pages_only() {
         "SELECT COUNT(*) FROM model_s WHERE qty BETWEEN 1 AND 3 AND name LIKE 'b%'",
         "SELECT id FROM model_s WHERE ratio > 0 AND seen >= '2024-01-01 01:00:00' ORDER BY id LIMIT 100",
         "SELECT id FROM model_s WHERE name IN ('ant', 'cat') AND qty <> 2",
+        "SELECT COUNT(*) FROM model_s WHERE NOT (qty > 3)",
     ] {
         let tables = plan_tables(&mut ours, sql).await;
         assert!(!tables.is_empty(), "{sql}");
