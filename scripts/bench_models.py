@@ -60,27 +60,29 @@ for start in range(0, rows, batch):
         c.execute("INSERT INTO json_bench (doc) VALUES " + ", ".join(docs))
     load["json"] += time.perf_counter() - t
 with native.cursor() as c:
-    c.execute("DROP TABLE relayed_bench")  # loaded only to time the relay
     c.execute("ANALYZE TABLE native_bench, json_bench, entry_data")
     c.execute("SHOW TABLES LIKE 'entry_slots_page_%'")
     for (page,) in c.fetchall():
         c.execute(f"ANALYZE TABLE {page}")
 
 
-def timed(conn, sql, params):
-    best = []
+def timed(runs, params):
+    """The median time of each (connection, sql) over the params. The runs take turns on each parameter, so a
+    burst of load on this shared machine falls on every side alike instead of on whichever ran at the time."""
+    times = [[] for _ in runs]
     for p in params:
-        t = time.perf_counter()
-        with conn.cursor() as c:
-            c.execute(sql, p)
-            c.fetchall()
-        best.append(time.perf_counter() - t)
-    best.sort()
-    return best[len(best) // 2]  # median
+        for i, (conn, sql) in enumerate(runs):
+            t = time.perf_counter()
+            with conn.cursor() as c:
+                c.execute(sql, p)
+                c.fetchall()
+            times[i].append(time.perf_counter() - t)
+    return [sorted(ts)[len(ts) // 2] for ts in times]  # medians
 
 
 probes = [random.randint(0, rows - 1) for _ in range(repeats)]
 ranges = [random.randint(1, 99000) for _ in range(repeats)]
+cities = [(f"city{random.randint(1, 500)}", random.randint(1, 90000)) for _ in range(repeats)]
 cases = [
     ("point lookup by indexed field",
      "SELECT * FROM {t} WHERE name = %s", [(f"co{p}",) for p in probes],
@@ -89,6 +91,10 @@ cases = [
      "SELECT * FROM {t} WHERE employees BETWEEN %s AND %s ORDER BY employees LIMIT 100", [(r, r + 1000) for r in ranges],
      "SELECT * FROM json_bench WHERE JSON_EXTRACT(doc, '$.employees') BETWEEN %s AND %s "
      "ORDER BY JSON_EXTRACT(doc, '$.employees') LIMIT 100"),
+    ("page of 100 by two fields, ordered by id",
+     "SELECT id, name, employees, city FROM {t} WHERE city = %s AND employees > %s ORDER BY id LIMIT 100", cities,
+     "SELECT id, doc FROM json_bench WHERE JSON_UNQUOTE(JSON_EXTRACT(doc, '$.city')) = %s "
+     "AND JSON_EXTRACT(doc, '$.employees') > %s ORDER BY id LIMIT 100"),
     ("filtered COUNT",
      "SELECT COUNT(*) FROM {t} WHERE employees BETWEEN %s AND %s", [(r, r + 1000) for r in ranges],
      "SELECT COUNT(*) FROM json_bench WHERE JSON_EXTRACT(doc, '$.employees') BETWEEN %s AND %s"),
@@ -98,10 +104,9 @@ print(f"| query ({rows} rows) | virtual via proxy | native via proxy | native di
       "| JSON_EXTRACT scan | scan / virtual |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name, sql, params, scan in cases:
-    v = timed(proxy, sql.format(t="model_bench"), params)
-    r = timed(relayed, sql.format(t="native_bench"), params)
-    n = timed(native, sql.format(t="native_bench"), params)
-    s = timed(native, scan, params[: max(3, repeats // 20)])
+    v, r, n = timed([(proxy, sql.format(t="model_bench")), (relayed, sql.format(t="native_bench")),
+                     (native, sql.format(t="native_bench"))], params)
+    s, = timed([(native, scan)], params[: max(3, repeats // 20)])
     print(f"| {name} | {v*1000:.3f} ms | {r*1000:.3f} ms | {n*1000:.3f} ms | {v/n:.2f}× | {r/n:.2f}× | {v/r:.2f}× "
           f"| {s*1000:.1f} ms | {s/v:.0f}× |")
 print()
@@ -126,27 +131,53 @@ for side in ("native", "relayed", "proxy"):
 print(f"| virtual via proxy / native direct throughput | {load['native'] / load['proxy']:.2f}× | |")
 print(f"| native via proxy / native direct throughput | {load['native'] / load['relayed']:.2f}× | |")
 
-# UPDATE by filter: the same statement changes the same rows (~10k at 200k rows: employees is uniform over
-# 1..100000) on both tables; the backend evaluates the expression, the proxy re-projects the touched slots.
+# Writes as users write them, on each side: single-row autocommit INSERTs; UPDATE and DELETE by a filter (the
+# same statement on the same rows of each table: employees is uniform over 1..100000, ~10k rows per UPDATE at
+# 200k entries); the backend evaluates the expressions, the proxy re-projects the touched slots.
+sides = (("virtual via proxy", proxy, "model_bench"), ("native via proxy", relayed, "relayed_bench"),
+         ("native direct", native, "native_bench"))
 span = min(50000, max(1, 100000 * 10000 // rows))
-updates = {"proxy": [], "native": []}
-for lo in (random.randint(1, 100000 - span) for _ in range(3)):
-    sql = "UPDATE {} SET revenue = revenue + 1, city = CONCAT(city, 'x') WHERE employees BETWEEN %s AND %s"
-    for side, conn, table in (("proxy", proxy, "model_bench"), ("native", native, "native_bench")):
-        t = time.perf_counter()
-        with conn.cursor() as c:
-            changed = c.execute(sql.format(table), (lo, lo + span - 1))
-        updates[side].append((time.perf_counter() - t, changed))
+writes = {}
+singles = 500
+for label, conn, table in sides:
+    t = time.perf_counter()
+    with conn.cursor() as c:
+        for i in range(singles):
+            c.execute(f"INSERT INTO {table} (name, employees, city, revenue, created_at, updated_at) "
+                      "VALUES (%s, %s, %s, %s, NOW(), NOW())", (f"single{i}", 100001 + i, "citysingle", i))
+    writes[("single-row INSERT (autocommit)", label)] = (singles, time.perf_counter() - t)
+random.seed(7)
+update_ranges = [random.randint(1, 100000 - span) for _ in range(3)]
+delete_ranges = [random.randint(1, 100000 - span // 10) for _ in range(3)]
+for kind, sql, spans in (
+    (f"UPDATE … WHERE employees BETWEEN a AND a+{span - 1}",
+     "UPDATE {} SET revenue = revenue + 1, city = CONCAT(city, 'x') WHERE employees BETWEEN %s AND %s",
+     [(lo, lo + span - 1) for lo in update_ranges]),
+    (f"DELETE … WHERE employees BETWEEN a AND a+{span // 10 - 1}",
+     "DELETE FROM {} WHERE employees BETWEEN %s AND %s",
+     [(lo, lo + span // 10 - 1) for lo in delete_ranges]),
+):
+    for label, _, _ in sides:
+        writes[(kind, label)] = (0, 0.0)
+    for params in spans:  # the sides take turns, as the reads do
+        for label, conn, table in sides:
+            t = time.perf_counter()
+            with conn.cursor() as c:
+                changed = c.execute(sql.format(table), params)
+            done, seconds = writes[(kind, label)]
+            writes[(kind, label)] = (done + changed, seconds + time.perf_counter() - t)
+load_label = f"multi-row INSERT of {batch} (the load)"
+for side, label in (("proxy", "virtual via proxy"), ("relayed", "native via proxy"), ("native", "native direct")):
+    writes[(load_label, label)] = (rows, load[side])
 print()
-print(f"| UPDATE … WHERE employees BETWEEN a AND a+{span - 1} (3 runs) | rows changed | seconds | rows/s |")
-print("|---|---:|---:|---:|")
-for side in ("native", "proxy"):
-    changed = sum(n for _, n in updates[side])
-    seconds = sum(t for t, _ in updates[side])
-    label = "virtual via proxy" if side == "proxy" else "native direct"
-    print(f"| {label} | {changed} | {seconds:.2f} | {changed / seconds:.0f} |")
-ratio = sum(t for t, _ in updates["native"]) / sum(t for t, _ in updates["proxy"])
-print(f"| proxy / native throughput | {ratio:.2f}× | | |")
+print("| write (rows/s; 3 runs each for UPDATE and DELETE) | virtual via proxy | native via proxy | native direct "
+      "| virtual / native direct | of which the proxy | of which the layout |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for kind in dict.fromkeys(k for k, _ in writes):
+    rate = {label: writes[(kind, label)][0] / writes[(kind, label)][1] for label, _, _ in sides}
+    v, r, n = rate["virtual via proxy"], rate["native via proxy"], rate["native direct"]
+    changed = writes[(kind, "virtual via proxy")][0]
+    print(f"| {kind} ({changed} rows) | {v:.0f} | {r:.0f} | {n:.0f} | {v / n:.2f}× | {r / n:.2f}× | {v / r:.2f}× |")
 
 # Streaming memory: the proxy's resident set while a whole-table read streams through it.
 pid = int(sys.argv[5]) if len(sys.argv) > 5 else None

@@ -242,6 +242,10 @@ async fn connect(config: Config) -> Result<Arc<State>, String> {
         .bootstrap()
         .await
         .map_err(|e| format!("bootstrap failed: {e}"))?;
+    // Reads drive filters from page indexes alone, which is right only once the page invariant holds.
+    stardust::verify::invariant::establish(&backend)
+        .await
+        .map_err(|e| format!("bringing pages to the page invariant failed: {e}"))?;
     tracing::info!(engine = %backend.engine(), database = backend.database(), "backend ready");
     Ok(Arc::new(State::new(config, backend)))
 }
@@ -302,6 +306,13 @@ async fn verify(mut target: Target) -> Result<(), String> {
         return Err(format!(
             "{} slot values differ from the JSON; `stardust repair` re-projects them",
             report.drift
+        ));
+    }
+    if report.violations > 0 {
+        return Err(format!(
+            "{} slot values break the page invariant (soft-deleted entries, other models); `stardust repair` \
+             clears them",
+            report.violations
         ));
     }
     Ok(())

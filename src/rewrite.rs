@@ -3,6 +3,7 @@
 pub mod by_id;
 pub mod information_schema;
 pub mod select;
+pub mod shape;
 pub mod system_schema;
 pub mod twin;
 

@@ -1,5 +1,8 @@
 //! `stardust verify` and `stardust repair`: the invariant *slot value = the JSON value coerced to the slot's
-//! type* checked for every live slot of every model (read-only), and restored by re-projecting from the JSON.
+//! type* checked for every live slot of every model (read-only), and restored by re-projecting from the JSON;
+//! likewise the page invariant (`invariant.rs`: no value where no live entry of the slot's model owns it).
+
+pub mod invariant;
 
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
@@ -41,6 +44,10 @@ pub struct Report {
     /// Entries waiting on `stardust_sync_queue` for a slot (they are written to JSON and are not drift).
     pub queued: u64,
     pub drift: u64,
+    /// The page invariant, page by page.
+    pub pages: Vec<invariant::PageReport>,
+    /// Values the page invariant says should be NULL (page rows of soft-deleted entries, values of other models).
+    pub violations: u64,
 }
 
 /// Live slots a field is checked on: those reads trust (`assigned`, `ready`); a backfilling slot is incomplete
@@ -130,14 +137,16 @@ pub async fn verify(backend: &Backend, filter: &Filter) -> Result<Report, backen
         .query_first("SELECT COUNT(*) FROM stardust_sync_queue")
         .await?;
     report.queued = queued.unwrap_or(0);
+    report.pages = invariant::check(backend).await?;
+    report.violations = report.pages.iter().map(|p| p.deleted + p.foreign).sum();
     Ok(report)
 }
 
-/// Re-projects every checked slot from the JSON, one statement per field, each its own transaction. Returns
-/// the number of page rows written.
+/// Restores the page invariant, then re-projects every checked slot from the JSON, one statement per field,
+/// each its own transaction. Returns the number of page rows written.
 pub async fn repair(backend: &Backend, filter: &Filter) -> Result<u64, backend::Error> {
+    let mut written = invariant::repair(backend).await?;
     let mut conn = backend.conn(false).await?;
-    let mut written = 0;
     for model in models(backend, filter).await? {
         for field in &model.fields {
             let Some((family, slot)) = checked(field) else {

@@ -176,7 +176,15 @@ fn every_model_reference_carries_the_tenant_predicate() {
     ] {
         let out = rewritten_with(sql, &catalog, true);
         let references = sql.matches("model_").count();
-        assert_eq!(out.matches("e.tenant_id = 7 AND e.model_id = ").count(), references, "{sql}\n{out}");
+        // Each derived table reads from entry_data or from a page (the page-driven shape) …
+        let driven = out.matches("FROM entry_data AS e").count() + out.matches("FROM `entry_slots_page_").count();
+        assert_eq!(driven, references, "{sql}\n{out}");
+        // … and every table it reads carries the tenant predicate.
+        let entries = out.matches("entry_data AS e").count();
+        assert_eq!(out.matches("e.tenant_id = 7 AND e.model_id = ").count(), entries, "{sql}\n{out}");
+        let pages = out.matches("`entry_slots_page_").count();
+        let page_tenant = out.matches(".tenant_id = 7").count() - out.matches("e.tenant_id = 7").count();
+        assert_eq!(page_tenant, pages, "{sql}\n{out}");
         // A model table survives only as the alias of its derived table, never as a table the backend reads.
         assert!(!out.contains("FROM model_") && !out.contains("JOIN model_"), "{out}");
     }

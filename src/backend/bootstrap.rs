@@ -99,6 +99,7 @@ pub const TABLES: [(&str, &str); 11] = [
         "id TINYINT NOT NULL PRIMARY KEY,
          version BIGINT UNSIGNED NOT NULL DEFAULT 0,
          updated_at DATETIME NOT NULL,
+         page_invariant_at DATETIME NULL,
          CONSTRAINT ck_schema_version_singleton CHECK (id = 1)",
     ),
     (
@@ -175,9 +176,10 @@ pub const TABLES: [(&str, &str); 11] = [
 
 /// Columns that StarDust 0.3 added after its first release, or that we added: added when missing.
 /// Ours: the declared SQL shape of each field (so introspection prints what the user wrote), the field's
-/// position and index name, and whether a slot column was indexed when its page was created (StarDust derived
-/// that from information_schema.STATISTICS on every reservation).
-const ENSURE_COLUMNS: [(&str, &str, &str); 13] = [
+/// position and index name, whether a slot column was indexed when its page was created (StarDust derived
+/// that from information_schema.STATISTICS on every reservation), and when the database was brought to the
+/// page invariant (`verify::invariant::establish`).
+const ENSURE_COLUMNS: [(&str, &str, &str); 14] = [
     ("stardust_fields", "ordinal", "INT NOT NULL DEFAULT 0"),
     ("stardust_fields", "declared_sql", "TEXT NULL"),
     ("stardust_fields", "column_type", "VARCHAR(255) NULL"),
@@ -211,6 +213,11 @@ const ENSURE_COLUMNS: [(&str, &str, &str); 13] = [
         "backfill_checkpoints",
         "source_declared_type",
         "VARCHAR(16) NULL",
+    ),
+    (
+        "stardust_schema_version",
+        "page_invariant_at",
+        "DATETIME NULL",
     ),
 ];
 

@@ -1,5 +1,6 @@
 //! The Liberator: a `tombstoned` slot's values are nulled in chunks (cursor in `sweep_cursor_id`), then the slot
-//! is `free` again, so a dropped or retyped field's old values can never show through the field that reuses it.
+//! is `free` again, so a dropped or retyped field's old values can never show through the field that reuses it:
+//! a slot is NULL in every row before it is assigned again (the page invariant).
 //! A singleton across instances: it works only while it holds a `GET_LOCK`.
 
 use mysql_async::prelude::Queryable;
@@ -80,6 +81,26 @@ pub async fn sweep(backend: &Backend, chunk: u64) -> Result<Tick, backend::Error
             (cursor,),
         )
         .await?;
+    // The cursor only moves forward; a value written behind it (by a writer still holding an older catalog)
+    // would outlive the sweep. Before the slot is freed, the whole column is checked once more.
+    let behind: Option<u64> = match ids.last() {
+        Some(_) => None,
+        None => {
+            tx.query_first(format!(
+                "SELECT entry_id FROM `{table}` WHERE {column} IS NOT NULL ORDER BY entry_id LIMIT 1"
+            ))
+            .await?
+        }
+    };
+    if let Some(first) = behind {
+        tx.exec_drop(
+            "UPDATE stardust_slot_assignments SET sweep_cursor_id = ? WHERE id = ? AND status = 'tombstoned'",
+            (first - 1, slot),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Tick::Worked);
+    }
     match ids.last() {
         None => {
             tx.exec_drop(

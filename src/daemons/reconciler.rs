@@ -125,7 +125,7 @@ pub async fn tick_chunk(backend: &Backend, chunk: u64) -> Result<Tick, backend::
     let project = format!(
         "INSERT INTO `{table}` (entry_id, tenant_id, {column}) \
          SELECT e.id, e.tenant_id, {value} FROM entry_data e \
-         WHERE e.tenant_id = ? AND e.model_id = ? AND e.id > ? AND e.id <= ? \
+         WHERE e.tenant_id = ? AND e.model_id = ? AND e.id > ? AND e.id <= ? AND e.deleted_at IS NULL \
          ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
     );
     let mut nulled = Vec::new();

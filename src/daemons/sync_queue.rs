@@ -111,7 +111,7 @@ pub async fn tick_chunk(backend: &Backend, chunk: u64) -> Result<Tick, backend::
             let project = |ids: &str| {
                 format!(
                     "INSERT INTO `{table}` (entry_id, tenant_id, {column}) SELECT e.id, e.tenant_id, {value} \
-                     FROM entry_data e WHERE e.tenant_id = {tenant} AND e.id IN ({ids}) \
+                     FROM entry_data e WHERE e.tenant_id = {tenant} AND e.id IN ({ids}) AND e.deleted_at IS NULL \
                      ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
                 )
             };

@@ -80,6 +80,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         )?;
         let selection = self.rewrite_selection(selection, &catalog, by_id)?;
         let assignments: Vec<String> = update.assignments.iter().map(|a| a.to_string()).collect();
+        let targets = assigned_columns(&update.assignments);
         let updated = crate::write::update(
             &mut self.conn,
             &mut self.shadows,
@@ -92,6 +93,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 },
                 assignments: &assignments.join(", "),
                 alias: &alias,
+                targets: targets.as_deref(),
             },
             self.status,
         )
@@ -499,6 +501,21 @@ fn selection(
             .pop()
             .ok_or(crate::sql::Error::Empty)?,
     )
+}
+
+/// The column names an UPDATE's `SET` list assigns, or `None` if one of its targets is not a plain column.
+fn assigned_columns(assignments: &[sqlparser::ast::Assignment]) -> Option<Vec<String>> {
+    assignments
+        .iter()
+        .map(|a| match &a.target {
+            sqlparser::ast::AssignmentTarget::ColumnName(name) => name
+                .0
+                .last()
+                .and_then(|part| part.as_ident())
+                .map(|ident| ident.value.clone()),
+            sqlparser::ast::AssignmentTarget::Tuple(_) => None,
+        })
+        .collect()
 }
 
 /// A read rewritten into backend SQL.

@@ -4,7 +4,7 @@
 //! `(tenant_id, slot)` index. Every other part of the statement — projection, joins, grouping, ordering,
 //! subqueries — is left to the backend unchanged.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -13,11 +13,10 @@ use sqlparser::ast::{
     TableFactor, VisitMut, VisitorMut,
 };
 
+use super::shape::{self, Needs};
 use super::Error;
-use crate::catalog::{Family, Field, Model, TenantCatalog};
+use crate::catalog::{Model, TenantCatalog};
 use crate::sql::names::{self, Table};
-use crate::sql::quote_identifier;
-use crate::write::payload_path;
 
 /// Where a top-level result column comes from, so its metadata can be that of the native column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +49,8 @@ pub fn rewrite(statement: &mut Statement, scope: Scope<'_>) -> Result<Vec<Option
         Statement::Query(query) => top_sources(query, scope)?,
         _ => Vec::new(),
     };
-    let mut visitor = Substitute { scope };
+    let needs = shape::needs(statement);
+    let mut visitor = Substitute { scope, needs };
     match statement.visit(&mut visitor) {
         ControlFlow::Break(e) => Err(e),
         ControlFlow::Continue(()) => Ok(sources),
@@ -59,6 +59,8 @@ pub fn rewrite(statement: &mut Statement, scope: Scope<'_>) -> Result<Vec<Option
 
 struct Substitute<'a> {
     scope: Scope<'a>,
+    /// The columns the statement may read from its models.
+    needs: Needs,
 }
 
 impl VisitorMut for Substitute<'_> {
@@ -83,7 +85,10 @@ impl VisitorMut for Substitute<'_> {
                 return ControlFlow::Break(e);
             }
         }
-        ControlFlow::Continue(())
+        match self.substitute_body(query.body.as_mut()) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
     }
 
     // After the children, so the derived table put in place is not visited again.
@@ -94,7 +99,8 @@ impl VisitorMut for Substitute<'_> {
         let Table::Virtual(table) = names::table(name, self.scope.home) else {
             return ControlFlow::Continue(());
         };
-        let result = model(&table, self.scope).and_then(|model| derived(&model));
+        let result = model(&table, self.scope)
+            .and_then(|model| shape::query(&model, &self.needs, &BTreeSet::new()));
         match result {
             Ok(subquery) => {
                 super::replace_with_derived(factor, subquery, &table);
@@ -102,6 +108,47 @@ impl VisitorMut for Substitute<'_> {
             }
             Err(e) => ControlFlow::Break(e),
         }
+    }
+}
+
+impl Substitute<'_> {
+    /// The SELECTs of a query body, through set operations (a parenthesised query is visited on its own).
+    fn substitute_body(&self, body: &mut SetExpr) -> Result<(), Error> {
+        match body {
+            SetExpr::Select(select) => self.substitute_from(select),
+            SetExpr::SetOperation { left, right, .. } => {
+                self.substitute_body(left)?;
+                self.substitute_body(right)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces the model tables a SELECT's FROM names directly, each by the shape its WHERE allows. (Model
+    /// tables elsewhere — inside nested joins — take the general form, after their children are visited.)
+    fn substitute_from(&self, select: &mut sqlparser::ast::Select) -> Result<(), Error> {
+        let selection = select.selection.clone();
+        for table in &mut select.from {
+            let factors = std::iter::once(&mut table.relation)
+                .chain(table.joins.iter_mut().map(|j| &mut j.relation));
+            for factor in factors {
+                let TableFactor::Table { name, alias, .. } = &*factor else {
+                    continue;
+                };
+                let Table::Virtual(table) = names::table(name, self.scope.home) else {
+                    continue;
+                };
+                let model = model(&table, self.scope)?;
+                let known = alias
+                    .as_ref()
+                    .map(|a| a.name.value.clone())
+                    .unwrap_or_else(|| table.clone());
+                let rejected = shape::rejected(selection.as_ref(), &known, &model);
+                let subquery = shape::query(&model, &self.needs, &rejected)?;
+                super::replace_with_derived(factor, subquery, &table);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -211,150 +258,6 @@ fn check_filters(
         }
     }
     Ok(())
-}
-
-/// The derived table standing in for a model, built on first use and kept with the catalog snapshot.
-fn derived(model: &Model) -> Result<Query, Error> {
-    if let Some(query) = model.derived.get() {
-        return Ok(query.clone());
-    }
-    let query = source_query(model)?;
-    Ok(model.derived.get_or_init(|| query).clone())
-}
-
-/// The derived table standing in for a model: its columns in order, from slots where they are exact, else
-/// from the JSON payload, typed as declared.
-fn source_query(model: &Model) -> Result<Query, Error> {
-    let tenant = model.tenant;
-    let mut columns = vec!["e.id AS `id`".to_string()];
-    let mut pages = BTreeSet::new();
-    // Per page, the model's own slot indexes: the only ones that can serve its filters. Naming them keeps the
-    // optimizer from estimating every other index of a shared page (each estimate is a B-tree dive).
-    let mut indexes: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for field in &model.fields {
-        let (expr, page) = field_expression(field);
-        if let Some(page) = page {
-            pages.insert(page);
-        }
-        if let Some(slot) = field.slot.as_ref().filter(|s| s.status.readable()) {
-            let names = indexes.entry(slot.page).or_default();
-            if slot.indexed {
-                names.push(format!("`ix_{}_{}`", slot.table, slot.column));
-            }
-        }
-        columns.push(format!("{expr} AS {}", quote_identifier(&field.name)));
-    }
-    columns.push("e.created_at AS `created_at`".to_string());
-    columns.push("e.updated_at AS `updated_at`".to_string());
-    let mut sql = format!("SELECT {} FROM entry_data AS e", columns.join(", "));
-    for (page, table) in &pages {
-        let mut hint = vec!["PRIMARY".to_string()];
-        hint.extend(indexes.remove(page).unwrap_or_default());
-        sql.push_str(&format!(
-            " LEFT JOIN `{table}` AS p{page} USE INDEX ({}) ON p{page}.entry_id = e.id AND p{page}.tenant_id = {tenant}",
-            hint.join(", ")
-        ));
-    }
-    sql.push_str(&format!(
-        " WHERE e.tenant_id = {tenant} AND e.model_id = {} AND e.deleted_at IS NULL",
-        model.id
-    ));
-    super::parse_query(&sql)
-}
-
-/// A field's value expression, and the page it reads from (number, table) when it reads a slot.
-fn field_expression(field: &Field) -> (String, Option<(u32, String)>) {
-    let column_type = field.shape.column_type.to_ascii_lowercase();
-    let base = column_type
-        .split(['(', ' '])
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    if let (Some(family), Some(slot)) = (
-        field.family,
-        field.slot.as_ref().filter(|s| s.status.readable()),
-    ) {
-        let slot_expr = format!("p{}.{}", slot.page, slot.column);
-        let exact = match family {
-            Family::Str => [
-                "char",
-                "varchar",
-                "tinytext",
-                "text",
-                "mediumtext",
-                "longtext",
-            ]
-            .contains(&base.as_str()),
-            Family::Int => true,
-            Family::Num => base == "double",
-            Family::Dt => column_type == "datetime" || column_type == "timestamp" || base == "date",
-        };
-        if exact {
-            let expr = if base == "date" {
-                format!("CAST({slot_expr} AS DATE)")
-            } else if family == Family::Str && field.shape.collation != slot.collation {
-                // A collation of the user's own (say utf8mb4_bin) compares and sorts as declared; the slot's
-                // index cannot serve that comparison, so such a field's filters are correct but not indexed.
-                collated(&slot_expr, field)
-            } else {
-                slot_expr
-            };
-            return (expr, Some((slot.page, slot.table.clone())));
-        }
-    }
-    let raw = format!("JSON_EXTRACT(e.fields, '{}')", payload_path(field));
-    let text = format!("JSON_UNQUOTE({raw})");
-    let expr = match field.family {
-        None => raw,
-        // JSON strings are utf8mb4_bin: compare and sort them as the declared column would.
-        Some(Family::Str) => collated(&text, field),
-        Some(Family::Int) if column_type.contains("unsigned") => {
-            format!("CAST({text} AS UNSIGNED)")
-        }
-        Some(Family::Int) => format!("CAST({text} AS SIGNED)"),
-        Some(Family::Num) if base == "decimal" || base == "numeric" => {
-            let precision = column_type
-                .trim_start_matches(base.as_str())
-                .trim_end_matches(" unsigned");
-            let precision = if precision.starts_with('(') {
-                precision.to_string()
-            } else {
-                "(10,0)".to_string()
-            };
-            format!("CAST({text} AS DECIMAL{precision})")
-        }
-        Some(Family::Num) => format!("({text} + 0E0)"),
-        Some(Family::Dt) if base == "date" => format!("CAST({text} AS DATE)"),
-        Some(Family::Dt) => {
-            let fsp = column_type
-                .split_once('(')
-                .map(|(_, rest)| rest.trim_end_matches(')'))
-                .unwrap_or("0");
-            format!("CAST({text} AS DATETIME({fsp}))")
-        }
-    };
-    (expr, None)
-}
-
-/// A string expression in the field's declared collation (and character set), when the field has one.
-fn collated(expr: &str, field: &Field) -> String {
-    let Some(collation) = field.shape.collation.as_deref() else {
-        return expr.to_string();
-    };
-    let charset = collation.split('_').next().unwrap_or_default();
-    if collation.is_empty()
-        || charset.is_empty()
-        || !collation
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return expr.to_string();
-    }
-    if charset == "utf8mb4" {
-        format!("({expr} COLLATE {collation})")
-    } else {
-        format!("(CONVERT({expr} USING {charset}) COLLATE {collation})")
-    }
 }
 
 /// The source of each top-level result column.

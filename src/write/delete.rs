@@ -1,5 +1,9 @@
 //! `DELETE FROM model_x WHERE … [ORDER BY …] [LIMIT n]`: a soft delete — the entries get `deleted_at` and vanish
-//! from every read; their payloads stay, as StarDust's system of record.
+//! from every read; their payloads stay, as StarDust's system of record, and their page rows go in the same
+//! transaction (the page invariant: a slot holds a value only for a live entry, so a page's index alone can
+//! answer a filter).
+
+use std::collections::BTreeSet;
 
 use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
@@ -30,6 +34,7 @@ async fn run(
     selection: super::Selection<'_>,
 ) -> Result<Written, Error> {
     let ids = super::lock_entries(conn, tenant, selection).await?;
+    let pages = pages(model);
     let mut written = Written::default();
     for chunk in ids.chunks(CHUNK) {
         let marks = vec!["?"; chunk.len()].join(", ");
@@ -44,6 +49,27 @@ async fn run(
         )
         .await?;
         written.affected_rows += conn.affected_rows();
+        // A page row holds only its own entry's values, so the whole row goes; an entry never comes back to
+        // life, and a page row is not required to exist (reads join pages by entry).
+        for table in &pages {
+            let mut params: Vec<Value> = vec![tenant.into()];
+            params.extend(chunk.iter().map(|id| Value::from(*id)));
+            conn.exec_drop(
+                format!("DELETE FROM `{table}` WHERE tenant_id = ? AND entry_id IN ({marks})"),
+                Params::Positional(params),
+            )
+            .await?;
+        }
     }
     Ok(written)
+}
+
+/// The pages the model's fields have slots on, in any state: the only pages its entries have values on, apart
+/// from tombstoned slots, which the Liberator nulls before they are used again.
+fn pages(model: &Model) -> BTreeSet<&str> {
+    model
+        .fields
+        .iter()
+        .filter_map(|f| f.slot.as_ref().map(|s| s.table.as_str()))
+        .collect()
 }

@@ -238,7 +238,7 @@ async fn store(
     }
     let first = insert_entries(conn, model, tenant, rows).await?;
     let ids: Vec<u64> = (first..first + rows.len() as u64).collect();
-    write_slots(conn, model, tenant, &ids, rows, false).await?;
+    write_slots(conn, model, tenant, &ids, rows, Slots::Insert).await?;
     if written.last_insert_id == 0 {
         written.last_insert_id = first;
     }
@@ -425,19 +425,34 @@ async fn insert_entries(
     Ok(conn.last_insert_id().unwrap_or(0))
 }
 
-/// Writes each live slot's value into its page (replacing what is there with `replace`); entries whose
-/// filterable fields have no live slot yet are queued for the Reconciler.
+/// Which slots a write puts values in.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Slots<'a> {
+    /// Every live slot, inserted as new page rows (an INSERT).
+    Insert,
+    /// The live slots of these fields (all when `None`), replacing what the page rows hold (an UPDATE).
+    Replace(Option<&'a [String]>),
+}
+
+/// Writes each live slot's value into its page; entries whose filterable fields have no live slot yet are
+/// queued for the Reconciler.
 pub(super) async fn write_slots(
     conn: &mut Conn,
     model: &Model,
     tenant: u64,
     ids: &[u64],
     rows: &[Coerced],
-    replace: bool,
+    slots: Slots<'_>,
 ) -> Result<(), Error> {
+    let (replace, only) = match slots {
+        Slots::Insert => (false, None),
+        Slots::Replace(only) => (true, only),
+    };
     let mut pages: BTreeMap<&str, Vec<(usize, &Field)>> = BTreeMap::new();
     for (i, field) in model.fields.iter().enumerate() {
-        if let Some(slot) = &field.slot {
+        let wanted =
+            only.is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(&field.name)));
+        if let Some(slot) = field.slot.as_ref().filter(|_| wanted) {
             pages
                 .entry(slot.table.as_str())
                 .or_default()

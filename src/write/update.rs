@@ -1,12 +1,13 @@
 //! `UPDATE model_x SET f = <expression> … WHERE … [ORDER BY …] [LIMIT n]`: the matching entries are loaded into
 //! the shadow table, the user's assignments run there — so the backend evaluates every expression and reports
-//! matched and changed rows as for a native table — and the results are written back to the payloads and slots.
+//! matched and changed rows as for a native table — and the results are written back to the payloads and to the
+//! slots of the columns the statement assigns.
 
 use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
-use super::insert::{coerced, rename_shadow, write_slots, Coerced, CHUNK};
+use super::insert::{coerced, rename_shadow, write_slots, Coerced, Slots, CHUNK};
 use super::payload::payload;
 use super::shadow::Shadows;
 use super::{Error, Written};
@@ -29,6 +30,8 @@ pub struct Change<'a> {
     pub assignments: &'a str,
     /// The name the statement gives the table (its alias, or the table name).
     pub alias: &'a str,
+    /// The columns the `SET` list assigns, when known: only their slots are re-projected.
+    pub targets: Option<&'a [String]>,
 }
 
 pub async fn update(
@@ -57,7 +60,9 @@ async fn run(
         selection,
         assignments,
         alias,
+        targets,
     } = change;
+    // Only assigned columns change in the shadow table: model DDL refuses `ON UPDATE` clauses.
     let fields: Vec<String> = model
         .fields
         .iter()
@@ -119,7 +124,7 @@ async fn run(
     let coerced: Vec<Coerced> = rows.into_iter().map(|row| coerced(row, n)).collect();
     for (ids, rows) in ids.chunks(CHUNK).zip(coerced.chunks(CHUNK)) {
         rewrite_entries(conn, model, tenant, ids, rows).await?;
-        write_slots(conn, model, tenant, ids, rows, true).await?;
+        write_slots(conn, model, tenant, ids, rows, Slots::Replace(targets)).await?;
     }
     Ok(updated)
 }

@@ -111,6 +111,9 @@ impl Proxy {
             .await
             .expect("backend");
         backend.bootstrap().await.expect("bootstrap");
+        stardust::verify::invariant::establish(&backend)
+            .await
+            .expect("page invariant");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let state = Arc::new(State::new(config, backend));
@@ -200,6 +203,7 @@ pub async fn no_drift(backend: &stardust::backend::Backend) {
         .await
         .unwrap();
     assert_eq!(report.drift, 0, "{report:?}");
+    assert_eq!(report.violations, 0, "page invariant: {report:?}");
 }
 
 /// Asserts that each statement answers the same through the proxy and on the native twin.
