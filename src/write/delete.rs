@@ -50,12 +50,17 @@ async fn run(
         .await?;
         written.affected_rows += conn.affected_rows();
         // A page row holds only its own entry's values, so the whole row goes; an entry never comes back to
-        // life, and a page row is not required to exist (reads join pages by entry).
+        // life, and a page row is not required to exist (reads join pages by entry). Through the primary key
+        // (the multi-table form is the one that takes an index hint): read through a `(tenant_id, slot)` index,
+        // the delete would lock the gaps there and hold up other sessions' INSERTs until the transaction ends.
         for table in &pages {
             let mut params: Vec<Value> = vec![tenant.into()];
             params.extend(chunk.iter().map(|id| Value::from(*id)));
             conn.exec_drop(
-                format!("DELETE FROM `{table}` WHERE tenant_id = ? AND entry_id IN ({marks})"),
+                format!(
+                    "DELETE p FROM `{table}` AS p FORCE INDEX (PRIMARY) \
+                     WHERE p.tenant_id = ? AND p.entry_id IN ({marks})"
+                ),
                 Params::Positional(params),
             )
             .await?;
