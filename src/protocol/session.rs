@@ -8,6 +8,7 @@ use mysql_async::{Column, Conn, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+use tracing::field::Empty;
 use tracing::{debug, info_span, warn, Instrument};
 
 use super::chatter::{self, Chatter};
@@ -45,7 +46,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let span = info_span!("connection", id, %peer, user = tracing::field::Empty);
+    let span = info_span!("connection", id, %peer, user = Empty);
     async move {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
@@ -242,12 +243,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             COM_QUIT => return Ok(Flow::Quit),
             COM_QUERY => {
                 // The verb and size only: statement text can carry passwords (CREATE USER … IDENTIFIED BY).
-                let verb: String = String::from_utf8_lossy(&body[..body.len().min(16)])
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                let span = tracing::debug_span!("statement", %verb, bytes = body.len());
+                let span = tracing::debug_span!("statement", verb = Empty, bytes = body.len());
+                if !span.is_disabled() {
+                    span.record("verb", super::verb(body).as_str());
+                }
                 self.query(body).instrument(span).await?
             }
             COM_INIT_DB => {

@@ -18,4 +18,5 @@ mod passthrough;
 mod policy;
 mod prepared;
 mod rows;
+mod scan;
 mod system_schema;
