@@ -1,6 +1,7 @@
 //! Rewriting statements into backend SQL by editing sqlparser's AST: pure functions, no I/O.
 
 pub mod information_schema;
+pub mod plans;
 pub mod select;
 pub mod system_schema;
 pub mod twin;

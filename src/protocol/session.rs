@@ -325,6 +325,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             self.warnings = kept;
             return self.chatter(chatter, text).await;
         }
+        if self.planned_read(text).await? {
+            return Ok(());
+        }
         let route = sql::classify(text, &self.context())?;
         // A tenant's passthrough statements name no table (the policy sees to it); SHOW reads tables itself.
         let tableless = matches!(self.user.role(), Role::Tenant(_))
@@ -426,7 +429,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Route::ShowModel(show) => self.show_model(show, text).await,
             Route::ModelDdl(statement) => self.model_ddl(&statement).await,
             Route::InformationSchema(statement) => self.information_schema(*statement, text).await,
-            Route::Virtual(statement) => self.virtual_statement(&statement).await,
+            Route::Virtual(statement) => self.virtual_statement(&statement, Some(text)).await,
             Route::SystemSchema(statement) => self.system_schema(*statement).await,
             Route::ReplayDlq(id) => self.replay_dlq(id).await,
         }
@@ -558,8 +561,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     async fn statistics(&mut self) -> Result<(), crate::Error> {
+        let (hits, misses) = self.state.plans.counts();
         let text = format!(
-            "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: 0.000",
+            "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: 0.000  Plan cache hits: {hits}  misses: {misses}",
             self.state.started.elapsed().as_secs(),
             self.state.sessions.len()
         );

@@ -15,6 +15,7 @@ mod lifecycle;
 mod models;
 mod packets;
 mod passthrough;
+mod plans;
 mod policy;
 mod prepared;
 mod rows;
