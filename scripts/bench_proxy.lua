@@ -3,6 +3,7 @@
 -- Cases (tables: sbtest1 from sysbench's own prepare, model_hot and native_hot created by bench-proxy):
 --   point, point_ps         SELECT c FROM sbtest1 WHERE id = ?            (passthrough as the administrator)
 --   model_point, model_point_ps  SELECT … FROM model_hot WHERE name = ?   (a tenant's virtual point lookup)
+--   model_point_same        the same lookup with the same text every time (a dashboard's refresh: the plan cache)
 --   model_page              100 rows of model_hot by an indexed range (employees holds 1..rows), ordered by id
 --   insert_native, insert_model  one INSERT of 1000 rows
 -- Each thread brackets its work with two marker statements, so that the backend's general log can be cut to
@@ -48,6 +49,8 @@ function event()
     stmt:execute()
   elseif case == "model_point" then
     con:query(string.format("SELECT id, name, employees, city FROM model_hot WHERE name = 'co%d'", n))
+  elseif case == "model_point_same" then
+    con:query("SELECT id, name, employees, city FROM model_hot WHERE name = 'co4242'")
   elseif case == "model_point_ps" then
     param:set("co" .. n)
     stmt:execute()
