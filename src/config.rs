@@ -27,6 +27,9 @@ pub struct Config {
     /// Largest packet accepted from a client, in bytes.
     #[serde(default = "default_max_allowed_packet")]
     pub max_allowed_packet: usize,
+    /// Most statement texts whose rewritten model-table reads are cached (0: none).
+    #[serde(default = "default_plan_cache_entries")]
+    pub plan_cache_entries: usize,
     /// Whether `serve` runs the daemons (Watcher, Reconciler, Liberator) in-process at all.
     #[serde(default = "default_daemons")]
     pub daemons: bool,
@@ -131,6 +134,9 @@ fn default_daemons() -> bool {
 fn default_max_allowed_packet() -> usize {
     64 * 1024 * 1024
 }
+fn default_plan_cache_entries() -> usize {
+    1024
+}
 
 impl Config {
     /// A configuration with every default, the given backend, and no users.
@@ -142,6 +148,7 @@ impl Config {
             max_connections: default_max_connections(),
             shutdown_grace_secs: default_shutdown_grace_secs(),
             max_allowed_packet: default_max_allowed_packet(),
+            plan_cache_entries: default_plan_cache_entries(),
             daemons: default_daemons(),
             watcher: Daemon::default(),
             reconciler: Daemon::default(),

@@ -91,3 +91,13 @@ fn error_packet(error: &crate::Error) -> (u16, [u8; 5], String) {
     };
     (code, state, message)
 }
+
+/// A statement's first word, upper case, for its tracing span; found only when the span is recorded, since
+/// every statement passes there.
+fn verb(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(16)])
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase()
+}

@@ -2,6 +2,7 @@
 
 pub mod by_id;
 pub mod information_schema;
+pub mod plans;
 pub mod select;
 pub mod shape;
 pub mod system_schema;

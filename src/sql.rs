@@ -5,10 +5,11 @@ mod classify;
 mod labels;
 pub mod names;
 mod policy;
+pub mod scan;
 mod show;
 
 pub use bind::{bind, placeholders};
-pub use classify::{classify, Context, ModelShow, Route};
+pub use classify::{classify, parse_and_route, Context, ModelShow, Route};
 pub use policy::EXPLAIN_WRITES;
 
 use crate::error::Kind;

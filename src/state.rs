@@ -18,6 +18,8 @@ pub struct State {
     /// `host/pid`, recorded on pages this instance provisions.
     pub instance: String,
     pub sessions: Sessions,
+    /// Rewritten reads of model tables by statement text (`plan_cache_entries`).
+    pub plans: crate::rewrite::plans::Plans,
     /// When the proxy started, for COM_STATISTICS.
     pub started: std::time::Instant,
     next_connection_id: AtomicU32,
@@ -30,12 +32,14 @@ impl State {
             std::env::var("HOSTNAME").unwrap_or_else(|_| "stardust".to_string()),
             std::process::id()
         );
+        let plans = crate::rewrite::plans::Plans::new(config.plan_cache_entries);
         State {
             config,
             registry: Registry::new(backend.clone()),
             instance,
             backend,
             sessions: Sessions::default(),
+            plans,
             started: std::time::Instant::now(),
             next_connection_id: AtomicU32::new(1),
         }

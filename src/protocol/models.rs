@@ -19,7 +19,7 @@ use crate::sql::ModelShow;
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// The tenant whose models a statement sees: a tenant login's own, or the one an admin chose.
-    fn tenant(&self) -> Option<u64> {
+    pub(super) fn tenant(&self) -> Option<u64> {
         match self.user.role() {
             Role::Tenant(tenant) => Some(tenant),
             Role::Admin => self.tenant,

@@ -263,7 +263,7 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
             Backing::Backend(statement) => statement.clone(),
             Backing::Emulated { statement, .. } => {
                 let bound = sql::bind(statement, &params)?;
-                return self.virtual_statement(&bound).await;
+                return self.virtual_statement(&bound, None).await;
             }
         };
         let params = if params.is_empty() {

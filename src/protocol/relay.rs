@@ -30,11 +30,12 @@ pub async fn stream<P: Protocol, W: AsyncWrite + Unpin>(
 ) -> Result<Last, Error> {
     let mut first = true;
     loop {
-        let columns = result.columns().map(|columns| {
-            if std::mem::take(&mut first) {
-                apply_overrides(&columns, overrides)
+        // The backend's definitions are shared, not copied, unless the first result set's are overridden.
+        let columns: Option<std::sync::Arc<[Column]>> = result.columns().map(|columns| {
+            if std::mem::take(&mut first) && !overrides.is_empty() {
+                apply_overrides(&columns, overrides).into()
             } else {
-                columns.to_vec()
+                columns
             }
         });
         let last = match columns.as_deref() {

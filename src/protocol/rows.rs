@@ -10,21 +10,24 @@ use super::models::native_column;
 use super::session::Session;
 use super::twins::{Described, Probe};
 use super::Error;
+use crate::rewrite::plans::{Plan, Scope};
 use crate::sql::names;
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// Reading and writing model tables is the rewriter's (next) work; until then only result metadata
     /// (`SELECT … FROM model_x LIMIT 0`, as ORMs and BI tools send to learn the columns) is answered.
+    /// `text`: the client's own text of a statement it sent as a query, under which a read's plan is cached.
     pub(super) async fn virtual_statement(
         &mut self,
         statement: &Statement,
+        text: Option<&str>,
     ) -> Result<(), crate::Error> {
         let tenant = self.required_tenant()?;
         if let Statement::Insert(insert) = statement {
             return self.insert(tenant, insert).await;
         }
         match statement {
-            Statement::Query(_) => self.read(statement).await,
+            Statement::Query(_) => self.read(statement, text).await,
             Statement::Explain { statement: explained, .. }
                 if matches!(explained.as_ref(), Statement::Query(_)) =>
             {
@@ -200,10 +203,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// A SELECT of model tables. When each statement commits on its own and the tenant's catalog is cached, the
     /// registry version check rides in the statement's own round trip: the statement is rewritten against the
-    /// cached catalog and sent behind the version read. If the version moved meanwhile, that answer (rows or
-    /// error) is discarded unread and the statement is rewritten against the fresh catalog; so is a statement
-    /// the cached catalog refuses.
-    async fn read(&mut self, statement: &Statement) -> Result<(), crate::Error> {
+    /// cached catalog and sent behind the version read ([`Session::read_at`]); the plan is then cached under the
+    /// client's `text`. If the version moved meanwhile, the statement is rewritten against the fresh catalog; so
+    /// is a statement the cached catalog refuses.
+    async fn read(
+        &mut self,
+        statement: &Statement,
+        text: Option<&str>,
+    ) -> Result<(), crate::Error> {
         let tenant = self.required_tenant()?;
         let cached = self
             .state
@@ -216,39 +223,95 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Some((cached, rewritten))
         }) {
             let Rewritten {
-                text,
+                text: backend,
                 overrides,
                 settled,
+                sources,
             } = rewritten;
             let overrides = self
                 .described(statement, &cached, overrides, settled, Probe::Query)
                 .await
                 .executed;
-            let batch = format!("{}; {text}", crate::registry::VERSION_QUERY);
-            let mut result = self.conn.query_iter(batch).await?;
-            let version: Option<u64> = result.next().await?.and_then(|row| row.get(0));
-            // Ends the version's result set; the statement's own error, if any, surfaces here.
-            let opened = result.next().await;
-            if version == Some(cached.version) {
-                opened?;
-                let last = super::relay::stream(
-                    &mut self.wire,
-                    result,
-                    super::relay::Encoding::Text,
-                    self.status,
-                    &overrides,
-                )
-                .await?;
-                self.status = super::relay::finish(&mut self.wire, &self.conn, last).await?;
+            if self.read_at(cached.version, &backend, &overrides).await? {
+                if let (Some(text), Some(scope), true) = (text, self.plan_scope(), settled) {
+                    let plan = Plan {
+                        version: cached.version,
+                        text: backend,
+                        sources,
+                    };
+                    self.state.plans.insert(text, scope, plan);
+                }
                 return Ok(());
-            }
-            if opened.is_ok() {
-                while let Ok(Some(_)) = result.next().await {}
             }
         }
         let (text, described) = self.rewrite_read(statement, Some(Probe::Query)).await?;
         self.forward_with(text.as_bytes(), &described.executed)
             .await
+    }
+
+    /// A read the plan cache knows (`rewrite/plans.rs`), sent without parsing, checking or rewriting it again:
+    /// `false` (nothing written) when there is none, or when the catalog moved since the plan was made.
+    pub(super) async fn planned_read(&mut self, text: &str) -> Result<bool, crate::Error> {
+        let Some(plan) = self
+            .plan_scope()
+            .and_then(|scope| self.state.plans.get(text, scope))
+        else {
+            return Ok(false);
+        };
+        let home = self.home();
+        let overrides: Vec<Option<Column>> = plan
+            .sources
+            .iter()
+            .map(|source| source.as_ref().and_then(|s| native_column(s, &home)))
+            .collect();
+        let served = self.read_at(plan.version, &plan.text, &overrides).await?;
+        if served {
+            self.state.plans.hit();
+        }
+        Ok(served)
+    }
+
+    /// Where this session's reads are cached: a chosen tenant, outside a transaction (inside one, the version is
+    /// read on another connection).
+    fn plan_scope(&self) -> Option<Scope> {
+        let tenant = self.tenant()?;
+        self.autocommitting().then_some(Scope {
+            tenant,
+            admin: matches!(self.user.role(), crate::config::Role::Admin),
+            allow_scan: self.allow_scan,
+        })
+    }
+
+    /// Sends `VERSION_QUERY; sql` as one batch and streams `sql`'s result when the registry is still at `version`.
+    /// If not (a DDL on any instance moved it), that result — rows or error — is drained unread: `false`.
+    async fn read_at(
+        &mut self,
+        version: u64,
+        sql: &str,
+        overrides: &[Option<Column>],
+    ) -> Result<bool, crate::Error> {
+        let batch = format!("{}; {sql}", crate::registry::VERSION_QUERY);
+        let mut result = self.conn.query_iter(batch).await?;
+        let current: Option<u64> = result.next().await?.and_then(|row| row.get(0));
+        // Ends the version's result set; the statement's own error, if any, surfaces here.
+        let opened = result.next().await;
+        if current == Some(version) {
+            opened?;
+            let last = super::relay::stream(
+                &mut self.wire,
+                result,
+                super::relay::Encoding::Text,
+                self.status,
+                overrides,
+            )
+            .await?;
+            self.status = super::relay::finish(&mut self.wire, &self.conn, last).await?;
+            return Ok(true);
+        }
+        if opened.is_ok() {
+            while let Ok(Some(_)) = result.next().await {}
+        }
+        Ok(false)
     }
 
     /// Keeps a write's warnings for the `SHOW WARNINGS` that may follow: the backend session's own diagnostics
@@ -270,6 +333,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             text,
             overrides,
             settled,
+            ..
         } = self.rewrite_with(statement.clone(), &catalog)?;
         let described = match probe {
             Some(probe) => {
@@ -321,6 +385,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             text: statement.to_string(),
             overrides,
             settled: !sources.is_empty() && sources.iter().all(Option::is_some),
+            sources,
         })
     }
 
@@ -460,7 +525,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 interpolate: None,
             });
         }
-        self.read(&statement).await
+        self.read(&statement, None).await
     }
 }
 
@@ -525,4 +590,6 @@ struct Rewritten {
     overrides: Vec<Option<Column>>,
     /// Every result column's metadata is known without the twins.
     settled: bool,
+    /// Each result column's source, for the plan cache.
+    sources: Vec<Option<crate::rewrite::select::Source>>,
 }

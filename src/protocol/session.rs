@@ -8,6 +8,7 @@ use mysql_async::{Column, Conn, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
+use tracing::field::Empty;
 use tracing::{debug, info_span, warn, Instrument};
 
 use super::chatter::{self, Chatter};
@@ -45,7 +46,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let span = info_span!("connection", id, %peer, user = tracing::field::Empty);
+    let span = info_span!("connection", id, %peer, user = Empty);
     async move {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
@@ -242,12 +243,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             COM_QUIT => return Ok(Flow::Quit),
             COM_QUERY => {
                 // The verb and size only: statement text can carry passwords (CREATE USER … IDENTIFIED BY).
-                let verb: String = String::from_utf8_lossy(&body[..body.len().min(16)])
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                let span = tracing::debug_span!("statement", %verb, bytes = body.len());
+                let span = tracing::debug_span!("statement", verb = Empty, bytes = body.len());
+                if !span.is_disabled() {
+                    span.record("verb", super::verb(body).as_str());
+                }
                 self.query(body).instrument(span).await?
             }
             COM_INIT_DB => {
@@ -325,6 +324,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if let Some(chatter) = chatter {
             self.warnings = kept;
             return self.chatter(chatter, text).await;
+        }
+        if self.planned_read(text).await? {
+            return Ok(());
         }
         let route = sql::classify(text, &self.context())?;
         // A tenant's passthrough statements name no table (the policy sees to it); SHOW reads tables itself.
@@ -427,7 +429,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Route::ShowModel(show) => self.show_model(show, text).await,
             Route::ModelDdl(statement) => self.model_ddl(&statement).await,
             Route::InformationSchema(statement) => self.information_schema(*statement, text).await,
-            Route::Virtual(statement) => self.virtual_statement(&statement).await,
+            Route::Virtual(statement) => self.virtual_statement(&statement, Some(text)).await,
             Route::SystemSchema(statement) => self.system_schema(*statement).await,
             Route::ReplayDlq(id) => self.replay_dlq(id).await,
         }
@@ -559,8 +561,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     async fn statistics(&mut self) -> Result<(), crate::Error> {
+        let (hits, misses) = self.state.plans.counts();
         let text = format!(
-            "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: 0.000",
+            "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: 0.000  Plan cache hits: {hits}  misses: {misses}",
             self.state.started.elapsed().as_secs(),
             self.state.sessions.len()
         );

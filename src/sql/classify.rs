@@ -73,9 +73,18 @@ pub enum ModelShow {
     },
 }
 
+/// Routes `sql`. An administrator's plain statement (`scan::plain`: no model, system or information_schema name,
+/// no verb the proxy answers) goes to the backend unparsed; everything else is parsed ([`parse_and_route`]).
+pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
+    if ctx.role == Role::Admin && super::scan::plain(sql) {
+        return Ok(Route::Forward);
+    }
+    parse_and_route(sql, ctx)
+}
+
 /// Parses `sql` and routes it. Admins' statements that sqlparser cannot read go to the backend, which is the
 /// authority on MySQL syntax; tenants' are refused, since the proxy must understand everything a tenant sends.
-pub fn classify(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
+pub fn parse_and_route(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
     // Tokenized once: the parser reads the tokens, and the policy looks among them for INTO.
     let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize_with_location();
     let mentions_into = tokens.as_ref().ok().map(|tokens| {

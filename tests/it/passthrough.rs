@@ -244,3 +244,44 @@ async fn found_rows_follows_the_client() {
         "with CLIENT_FOUND_ROWS: rows matched"
     );
 }
+
+/// The backend session's own count of the statements it was sent.
+async fn questions(conn: &mut mysql_async::Conn) -> u64 {
+    let row: Option<(String, u64)> = conn
+        .query_first("SHOW SESSION STATUS LIKE 'Questions'")
+        .await
+        .unwrap();
+    row.unwrap().1
+}
+
+#[tokio::test]
+async fn a_passthrough_statement_costs_the_backend_one_statement_and_nothing_else() {
+    let proxy = Proxy::start().await;
+    let mut conn = proxy.admin().await;
+    conn.query_drop("CREATE TABLE points (id INT PRIMARY KEY, c VARCHAR(20))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO points VALUES (1, 'one'), (2, 'two')")
+        .await
+        .unwrap();
+    let statement = conn
+        .prep("SELECT c FROM points WHERE id = ?")
+        .await
+        .unwrap();
+    // What reading the count itself costs, so that only the statements between two reads are counted.
+    let first = questions(&mut conn).await;
+    let reading = questions(&mut conn).await - first;
+    let before = questions(&mut conn).await;
+    for id in 1..=10 {
+        let _: Option<String> = conn
+            .query_first(format!("SELECT c FROM points WHERE id = {}", id % 2 + 1))
+            .await
+            .unwrap();
+        let _: Option<String> = conn.exec_first(&statement, (id % 2 + 1,)).await.unwrap();
+    }
+    let sent = questions(&mut conn).await - before - reading;
+    assert_eq!(
+        sent, 20,
+        "ten text statements and ten executions reached the backend as twenty statements"
+    );
+}
