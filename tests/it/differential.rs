@@ -4,7 +4,7 @@
 
 use mysql_async::prelude::Queryable;
 
-use crate::support::{direct, fresh_database, texts, types, Proxy};
+use crate::support::{direct, fresh_database, texts, types, Proxy, Random};
 
 const MODEL: &str = "CREATE TABLE model_r (name VARCHAR(20), qty INT, price DECIMAL(8,2), ratio DOUBLE, added DATE, \
                      seen DATETIME, INDEX (name), INDEX (qty), INDEX (price), INDEX (ratio), INDEX (added), INDEX (seen))";
@@ -12,24 +12,6 @@ const NATIVE: &str = "CREATE TABLE model_r (id BIGINT UNSIGNED NOT NULL AUTO_INC
                       qty INT, price DECIMAL(8,2), ratio DOUBLE, added DATE, seen DATETIME, created_at DATETIME NOT NULL, \
                       updated_at DATETIME NOT NULL, INDEX (name), INDEX (qty), INDEX (price), INDEX (ratio), \
                       INDEX (added), INDEX (seen)) DEFAULT CHARSET=utf8mb4";
-
-/// A small deterministic generator (xorshift), so a failing filter can be reproduced from the seed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const NAMES: [&str; 6] = ["'ant'", "'Bee'", "'bee'", "'cat'", "'dog'", "''"];
 

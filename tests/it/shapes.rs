@@ -9,7 +9,7 @@ use mysql_async::Conn;
 use stardust::daemons::liberator::Liberator;
 use stardust::daemons::Tick;
 
-use crate::support::{config_for, direct, fresh_database, texts, Proxy};
+use crate::support::{config_for, direct, fresh_database, texts, Proxy, Random};
 
 const COLUMNS: &str =
     "name VARCHAR(20), qty INT, price DECIMAL(8,2), ratio DOUBLE, seen DATETIME, note JSON, extra INT, lvl INT";
@@ -17,23 +17,6 @@ const COLUMNS: &str =
 // until it is backfilling: filters on it scan the JSON (allowed in these sessions).
 const INDEXES: &str =
     "INDEX (name), INDEX (qty), INDEX (price), INDEX (ratio), INDEX (seen), INDEX (extra)";
-
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 fn literal(random: &mut Random, field: &str) -> String {
     match field {

@@ -17,30 +17,9 @@ use std::collections::HashMap;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use crate::support::{direct, fresh_database, texts, Proxy};
+use crate::support::{direct, fresh_database, texts, Proxy, Random};
 
 const COLUMNS: &str = "tag VARCHAR(16) NOT NULL, n INT, s VARCHAR(8)";
-
-/// A small deterministic generator (xorshift): a failing sequence replays from its seed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// One side of the comparison: connections A and B, and the rows each saw last (tag → id, for addressing rows
 /// by primary key: ids differ between the sides).
