@@ -76,7 +76,7 @@ impl VisitorMut for Substitute<'_> {
                 .collect();
             for table in &select.from {
                 for join in &table.joins {
-                    if let Some(JoinConstraint::On(on)) = constraint(&join.join_operator) {
+                    if let Some(JoinConstraint::On(on)) = join_constraint(&join.join_operator) {
                         filters.push(on);
                     }
                 }
@@ -152,7 +152,8 @@ impl Substitute<'_> {
     }
 }
 
-fn constraint(operator: &JoinOperator) -> Option<&JoinConstraint> {
+/// The condition a join carries, whatever its kind.
+pub(super) fn join_constraint(operator: &JoinOperator) -> Option<&JoinConstraint> {
     match operator {
         JoinOperator::Join(c)
         | JoinOperator::Inner(c)
@@ -160,6 +161,7 @@ fn constraint(operator: &JoinOperator) -> Option<&JoinConstraint> {
         | JoinOperator::LeftOuter(c)
         | JoinOperator::Right(c)
         | JoinOperator::RightOuter(c)
+        | JoinOperator::FullOuter(c)
         | JoinOperator::CrossJoin(c) => Some(c),
         _ => None,
     }

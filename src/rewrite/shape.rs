@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_expressions, BinaryOperator, Expr, JoinConstraint, JoinOperator, Query, SelectItem,
-    SetExpr, Statement, UnaryOperator, Visit, Visitor,
+    visit_expressions, BinaryOperator, Expr, JoinConstraint, Query, SelectItem, SetExpr, Statement,
+    UnaryOperator, Visit, Visitor,
 };
 
 use super::Error;
@@ -92,7 +92,7 @@ fn implicit_columns(body: &SetExpr) -> bool {
             });
             let implicit = select.from.iter().flat_map(|t| &t.joins).any(|join| {
                 matches!(
-                    join_constraint(&join.join_operator),
+                    super::select::join_constraint(&join.join_operator),
                     Some(JoinConstraint::Using(_) | JoinConstraint::Natural)
                 )
             });
@@ -102,20 +102,6 @@ fn implicit_columns(body: &SetExpr) -> bool {
             implicit_columns(left) || implicit_columns(right)
         }
         _ => false,
-    }
-}
-
-fn join_constraint(operator: &JoinOperator) -> Option<&JoinConstraint> {
-    match operator {
-        JoinOperator::Join(c)
-        | JoinOperator::Inner(c)
-        | JoinOperator::Left(c)
-        | JoinOperator::LeftOuter(c)
-        | JoinOperator::Right(c)
-        | JoinOperator::RightOuter(c)
-        | JoinOperator::FullOuter(c)
-        | JoinOperator::CrossJoin(c) => Some(c),
-        _ => None,
     }
 }
 
