@@ -64,19 +64,7 @@ async fn run(program: &str, args: &[String], cwd: &Path) -> String {
 async fn node_mysql2_sees_a_model_table_as_its_native_twin() {
     let (proxy, native) = setup().await;
     let script = clients().join("mysql2_session.js").display().to_string();
-    let through = run(
-        "node",
-        &[
-            script.clone(),
-            "127.0.0.1".into(),
-            proxy.address.port().to_string(),
-            TENANT_1.0.into(),
-            TENANT_1.1.into(),
-            proxy.database.clone(),
-        ],
-        clients(),
-    )
-    .await;
+    let (through, twin) = both_ways(&proxy, native, "node", &[script]).await;
     let expected_query = format!(r#""query":{{"two":2,"db":"{}"}}"#, proxy.database);
     assert!(through.contains(&expected_query), "{through}");
     assert!(
@@ -88,19 +76,6 @@ async fn node_mysql2_sees_a_model_table_as_its_native_twin() {
         through.contains(r#""tables":["model_company"]"#),
         "{through}"
     );
-    let twin = run(
-        "node",
-        &[
-            script,
-            "127.0.0.1".into(),
-            backend_port().to_string(),
-            "root".into(),
-            String::new(),
-            native,
-        ],
-        clients(),
-    )
-    .await;
     let part = |text: &str, key: &str| -> String {
         let start = text.find(key).unwrap_or_else(|| panic!("{key} in {text}"));
         let rest = &text[start..];
@@ -182,6 +157,23 @@ async fn transactions_alike(proxy: &Proxy, program: &str, command: &[String]) ->
         .query_drop(TX_NATIVE)
         .await
         .unwrap();
+    let (through, twin) = both_ways(proxy, native, program, command).await;
+    assert_eq!(
+        through, twin,
+        "{program} {command:?}: through the proxy vs native"
+    );
+    crate::support::no_drift(&proxy.state.backend).await;
+    through
+}
+
+/// `command` run twice with host, port, user, password and database appended: as tenant 1 through the proxy,
+/// and as root directly on the backend's `native` database. Returns both outputs.
+async fn both_ways(
+    proxy: &Proxy,
+    native: String,
+    program: &str,
+    command: &[String],
+) -> (String, String) {
     let with = |host: [String; 5]| {
         let mut args = command.to_vec();
         args.extend(host);
@@ -211,12 +203,7 @@ async fn transactions_alike(proxy: &Proxy, program: &str, command: &[String]) ->
         clients(),
     )
     .await;
-    assert_eq!(
-        through, twin,
-        "{program} {command:?}: through the proxy vs native"
-    );
-    crate::support::no_drift(&proxy.state.backend).await;
-    through
+    (through, twin)
 }
 
 #[tokio::test]

@@ -42,13 +42,7 @@ async fn width(conn: &mut mysql_async::Conn) -> usize {
 
 #[tokio::test]
 async fn a_cached_plan_never_outlives_a_catalog_change() {
-    let first = Proxy::start().await;
-    let second = Proxy::start_with(crate::support::config_for(&first.database)).await;
-    let mut here = first.tenant(1).await;
-    let mut there = second.tenant(1).await;
-    here.query_drop("CREATE TABLE model_p (name VARCHAR(20), INDEX (name))")
-        .await
-        .unwrap();
+    let (first, _second, mut here, mut there) = crate::support::two_instances().await;
     here.query_drop("INSERT INTO model_p (name) VALUES ('a')")
         .await
         .unwrap();

@@ -711,13 +711,7 @@ async fn a_login_may_start_with_scans_allowed_and_admins_join_model_and_backend_
 /// since this one cached it, the stale answer — rows or an error — is discarded and the read redone.
 #[tokio::test]
 async fn reads_see_a_change_made_through_another_instance() {
-    let first = Proxy::start().await;
-    let second = Proxy::start_with(crate::support::config_for(&first.database)).await;
-    let mut here = first.tenant(1).await;
-    let mut there = second.tenant(1).await;
-    here.query_drop("CREATE TABLE model_p (name VARCHAR(20), INDEX (name))")
-        .await
-        .unwrap();
+    let (_first, _second, mut here, mut there) = crate::support::two_instances().await;
     here.query_drop("INSERT INTO model_p (name) VALUES ('a'), ('b')")
         .await
         .unwrap();

@@ -363,3 +363,16 @@ impl Random {
         &items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// Two proxy instances on one database (as behind a load balancer), a tenant-1 session on each, and the model
+/// `model_p (name VARCHAR(20), INDEX (name))` made through the first.
+pub async fn two_instances() -> (Proxy, Proxy, Conn, Conn) {
+    let first = Proxy::start().await;
+    let second = Proxy::start_with(config_for(&first.database)).await;
+    let mut here = first.tenant(1).await;
+    let there = second.tenant(1).await;
+    here.query_drop("CREATE TABLE model_p (name VARCHAR(20), INDEX (name))")
+        .await
+        .unwrap();
+    (first, second, here, there)
+}
