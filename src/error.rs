@@ -78,7 +78,7 @@ pub enum Error {
     #[error(transparent)]
     Backend(#[from] crate::backend::Error),
     #[error(transparent)]
-    Protocol(#[from] crate::protocol::Error),
+    Client(#[from] Client),
     #[error(transparent)]
     Ddl(#[from] crate::ddl::Error),
     #[error(transparent)]
@@ -92,7 +92,7 @@ impl Error {
         match self {
             Error::Sql(e) => e.kind(),
             Error::Backend(e) => e.kind(),
-            Error::Protocol(e) => e.kind(),
+            Error::Client(e) => e.kind(),
             Error::Ddl(e) => e.kind(),
             Error::Rewrite(e) => e.kind(),
             Error::Write(e) => e.kind(),
@@ -119,5 +119,56 @@ impl Error {
 impl From<mysql_async::Error> for Error {
     fn from(e: mysql_async::Error) -> Self {
         Error::Backend(e.into())
+    }
+}
+
+/// Failures of the client connection or of a protocol command: what the client sent, or who it is.
+#[derive(Debug, thiserror::Error)]
+pub enum Client {
+    /// The client went away or its socket failed; nothing more can be sent.
+    #[error("client connection lost: {0}")]
+    ClientGone(#[from] std::io::Error),
+    #[error("Bad handshake: {0}")]
+    BadHandshake(String),
+    #[error("Access denied for user '{user}' (using password: {})", if *.using_password { "YES" } else { "NO" })]
+    AccessDenied { user: String, using_password: bool },
+    #[error("Unknown command {0:#04x}: StarDust does not implement this protocol command")]
+    UnknownCommand(u8),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("Unknown prepared statement handler ({id}) given to {command}")]
+    UnknownStatement { id: u32, command: &'static str },
+    #[error("Incorrect arguments to {0}")]
+    Malformed(&'static str),
+    #[error("Incorrect arguments to replay_dlq: no dead-lettered entry with id {0} (SELECT id FROM stardust.dlq lists them)")]
+    NoDeadLetter(i64),
+    #[error("Unknown thread id: {0}")]
+    NoSuchThread(u64),
+    #[error("You are not owner of thread {0}")]
+    NotOwner(u64),
+    #[error("No tenant selected: an admin login chooses one with SET stardust_tenant = N before using model tables")]
+    NoTenant,
+    #[error("Too many connections: the proxy serves at most {0} at once (max_connections)")]
+    TooManyConnections(usize),
+    #[error("Got a packet bigger than 'max_allowed_packet' bytes ({0})")]
+    PacketTooLarge(usize),
+}
+
+impl Client {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Client::ClientGone(_) => Kind::Internal,
+            Client::BadHandshake(_) => Kind::BadHandshake,
+            Client::AccessDenied { .. } => Kind::AccessDenied,
+            Client::UnknownCommand(_) => Kind::UnknownCommand,
+            Client::Unsupported(_) => Kind::NotSupported,
+            Client::UnknownStatement { .. } => Kind::UnknownStatement,
+            Client::Malformed(_) | Client::NoDeadLetter(_) => Kind::WrongArguments,
+            Client::NoSuchThread(_) => Kind::NoSuchThread,
+            Client::NotOwner(_) => Kind::KillDenied,
+            Client::TooManyConnections(_) => Kind::TooManyConnections,
+            Client::NoTenant => Kind::NoTenant,
+            Client::PacketTooLarge(_) => Kind::PacketTooLarge,
+        }
     }
 }

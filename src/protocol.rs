@@ -21,57 +21,9 @@ mod wire;
 
 pub use session::{refuse_over_limit, serve};
 
-use crate::error::Kind;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The client went away or its socket failed; nothing more can be sent.
-    #[error("client connection lost: {0}")]
-    ClientGone(#[from] std::io::Error),
-    #[error("Bad handshake: {0}")]
-    BadHandshake(String),
-    #[error("Access denied for user '{user}' (using password: {})", if *.using_password { "YES" } else { "NO" })]
-    AccessDenied { user: String, using_password: bool },
-    #[error("Unknown command {0:#04x}: StarDust does not implement this protocol command")]
-    UnknownCommand(u8),
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("Unknown prepared statement handler ({id}) given to {command}")]
-    UnknownStatement { id: u32, command: &'static str },
-    #[error("Incorrect arguments to {0}")]
-    Malformed(&'static str),
-    #[error("Incorrect arguments to replay_dlq: no dead-lettered entry with id {0} (SELECT id FROM stardust.dlq lists them)")]
-    NoDeadLetter(i64),
-    #[error("Unknown thread id: {0}")]
-    NoSuchThread(u64),
-    #[error("You are not owner of thread {0}")]
-    NotOwner(u64),
-    #[error("No tenant selected: an admin login chooses one with SET stardust_tenant = N before using model tables")]
-    NoTenant,
-    #[error("Too many connections: the proxy serves at most {0} at once (max_connections)")]
-    TooManyConnections(usize),
-    #[error("Got a packet bigger than 'max_allowed_packet' bytes ({0})")]
-    PacketTooLarge(usize),
-}
-
-impl Error {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Error::ClientGone(_) => Kind::Internal,
-            Error::BadHandshake(_) => Kind::BadHandshake,
-            Error::AccessDenied { .. } => Kind::AccessDenied,
-            Error::UnknownCommand(_) => Kind::UnknownCommand,
-            Error::Unsupported(_) => Kind::NotSupported,
-            Error::UnknownStatement { .. } => Kind::UnknownStatement,
-            Error::Malformed(_) | Error::NoDeadLetter(_) => Kind::WrongArguments,
-            Error::NoSuchThread(_) => Kind::NoSuchThread,
-            Error::NotOwner(_) => Kind::KillDenied,
-            Error::TooManyConnections(_) => Kind::TooManyConnections,
-            Error::NoTenant => Kind::NoTenant,
-            Error::PacketTooLarge(_) => Kind::PacketTooLarge,
-        }
-    }
-}
+/// The protocol layer's own failures: what the client sent, or who it is. They live beside the crate error so
+/// that `error` need not import `protocol`; here they are simply `Error`.
+pub(crate) use crate::error::Client as Error;
 
 /// Writes an error as a MySQL ERR packet: the kind decides code and SQLSTATE, the message is the error's text.
 async fn write_error<W: tokio::io::AsyncWrite + Unpin>(

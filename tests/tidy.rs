@@ -66,6 +66,28 @@ fn no_unwrap_on_client_data_in_the_request_path() {
     );
 }
 
+/// Only the server's accept loop calls into `protocol`; everything else sits below it, so that the wire layer
+/// depends on the rest and never the other way round.
+#[test]
+fn nothing_below_the_wire_imports_protocol() {
+    let offenders: Vec<String> = all_sources()
+        .into_iter()
+        .filter(|path| {
+            let relative = path.strip_prefix(root().join("src")).expect("under src");
+            !relative.starts_with("protocol")
+                && !["protocol.rs", "server.rs", "lib.rs"]
+                    .contains(&relative.to_str().unwrap_or(""))
+        })
+        .filter(|path| {
+            std::fs::read_to_string(path)
+                .expect("readable")
+                .contains("crate::protocol")
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(offenders.is_empty(), "these import protocol: {offenders:?}");
+}
+
 #[test]
 fn every_error_kind_is_documented() {
     let kinds = std::fs::read_to_string(root().join("src/error.rs")).expect("error.rs");

@@ -146,5 +146,5 @@ pub fn backend_status(conn: &Conn) -> StatusFlags {
 }
 
 pub fn gone(e: std::io::Error) -> Error {
-    Error::Protocol(super::Error::ClientGone(e))
+    Error::Client(super::Error::ClientGone(e))
 }

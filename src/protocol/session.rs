@@ -115,7 +115,7 @@ pub async fn refuse_over_limit(stream: TcpStream, max: usize) {
 /// Reports a failed login or session start and lets the connection close.
 async fn refuse<W: AsyncWrite + Unpin>(wire: &mut Wire<W>, error: &crate::Error) {
     debug!(error = %error, "connection refused");
-    if !matches!(error, crate::Error::Protocol(Error::ClientGone(_))) {
+    if !matches!(error, crate::Error::Client(Error::ClientGone(_))) {
         let _ = write_error(wire, error).await;
         let _ = wire.flush().await;
     }
@@ -195,7 +195,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             self.wire.set_seq(seq.wrapping_add(1));
             match self.dispatch(&payload).await {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Quit) | Err(crate::Error::Protocol(Error::ClientGone(_))) => break,
+                Ok(Flow::Quit) | Err(crate::Error::Client(Error::ClientGone(_))) => break,
                 Err(e) => {
                     self.report(&e);
                     self.keep_refusal(&e);
