@@ -8,6 +8,7 @@ mod insert;
 mod literal;
 mod payload;
 mod shadow;
+mod slots;
 mod update;
 
 pub use delete::delete;
@@ -209,40 +210,91 @@ pub fn in_client_transaction(status: mysql_async::consts::StatusFlags) -> bool {
         || !status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT)
 }
 
-/// Opens the statement's atomic unit: a transaction of its own, or a savepoint inside the client's transaction,
-/// so that a failed statement undoes only itself and the client's `COMMIT` or `ROLLBACK` decides the rest.
-async fn begin(
-    conn: &mut mysql_async::Conn,
-    status: mysql_async::consts::StatusFlags,
-) -> Result<bool, Error> {
-    let in_transaction = in_client_transaction(status);
-    conn.query_drop(if in_transaction {
-        "SAVEPOINT stardust_statement"
-    } else {
-        "START TRANSACTION"
-    })
-    .await?;
-    Ok(in_transaction)
+/// Sends statements as one multi-statement batch, one round trip; returns the `LAST_INSERT_ID` each reported.
+/// The backend stops at the first statement that fails, and that failure is the batch's.
+async fn batch(conn: &mut mysql_async::Conn, statements: &[String]) -> Result<Vec<u64>, Error> {
+    let mut result = conn.query_iter(statements.join(";\n")).await?;
+    let mut reported = Vec::with_capacity(statements.len());
+    reported.push(result.last_insert_id().unwrap_or(0));
+    while !result.is_empty() {
+        // Moves to the next statement's result: each is an OK packet, or the error that ends the batch.
+        result.collect::<mysql_async::Row>().await?;
+        reported.push(result.last_insert_id().unwrap_or(0));
+    }
+    Ok(reported)
 }
 
-/// Closes what [`begin`] opened: kept if the statement succeeded, undone if it failed. A statement's own error
-/// wins over a failure to undo it: after a deadlock or a lock wait timeout with `innodb_rollback_on_timeout`,
-/// the backend has already rolled the whole transaction back, savepoint and all, as it would for a native
-/// table.
-async fn finish<T>(
-    conn: &mut mysql_async::Conn,
+/// A statement's atomic unit: a transaction of its own, or a savepoint inside the client's transaction, so that
+/// a failed statement undoes only itself and the client's `COMMIT` or `ROLLBACK` decides the rest.
+///
+/// Opening and closing may ride in the write's own multi-statement batches ([`Unit::opening`],
+/// [`Unit::closing`]), which saves the two round trips a single-row INSERT would otherwise spend on them.
+pub(crate) struct Unit {
     in_transaction: bool,
-    outcome: Result<T, Error>,
-) -> Result<T, Error> {
-    let statement = match (outcome.is_ok(), in_transaction) {
-        (true, true) => "RELEASE SAVEPOINT stardust_statement",
-        (true, false) => "COMMIT",
-        (false, true) => "ROLLBACK TO SAVEPOINT stardust_statement",
-        (false, false) => "ROLLBACK",
-    };
-    let closed = conn.query_drop(statement).await;
-    match outcome {
-        Ok(value) => closed.map(|()| value).map_err(Error::from),
-        Err(e) => Err(e),
+    opened: bool,
+    closed: bool,
+}
+
+impl Unit {
+    pub(crate) fn new(status: mysql_async::consts::StatusFlags) -> Unit {
+        Unit {
+            in_transaction: in_client_transaction(status),
+            opened: false,
+            closed: false,
+        }
+    }
+
+    /// Opens the unit now, on its own, unless a batch already did.
+    pub(crate) async fn open(&mut self, conn: &mut mysql_async::Conn) -> Result<(), Error> {
+        if let Some(opening) = self.opening() {
+            conn.query_drop(opening).await?;
+        }
+        Ok(())
+    }
+
+    /// The statement that opens the unit, for the next batch to lead with; `None` once it was handed out.
+    pub(crate) fn opening(&mut self) -> Option<&'static str> {
+        if std::mem::replace(&mut self.opened, true) {
+            return None;
+        }
+        Some(if self.in_transaction {
+            "SAVEPOINT stardust_statement"
+        } else {
+            "START TRANSACTION"
+        })
+    }
+
+    /// The statement that keeps the unit's work, for the write's last batch to end with; if that batch fails,
+    /// [`Unit::finish`] undoes the unit as usual.
+    pub(crate) fn closing(&mut self) -> &'static str {
+        self.closed = true;
+        if self.in_transaction {
+            "RELEASE SAVEPOINT stardust_statement"
+        } else {
+            "COMMIT"
+        }
+    }
+
+    /// Closes the unit: kept if the statement succeeded (unless its last batch did that already), undone if it
+    /// failed. A statement's own error wins over a failure to undo it: after a deadlock or a lock wait timeout
+    /// with `innodb_rollback_on_timeout`, the backend has already rolled the whole transaction back, savepoint
+    /// and all, as it would for a native table.
+    pub(crate) async fn finish<T>(
+        self,
+        conn: &mut mysql_async::Conn,
+        outcome: Result<T, Error>,
+    ) -> Result<T, Error> {
+        let statement = match (outcome.is_ok(), self.in_transaction) {
+            (true, _) if self.closed => return outcome,
+            (true, true) => "RELEASE SAVEPOINT stardust_statement",
+            (true, false) => "COMMIT",
+            (false, true) => "ROLLBACK TO SAVEPOINT stardust_statement",
+            (false, false) => "ROLLBACK",
+        };
+        let closed = conn.query_drop(statement).await;
+        match outcome {
+            Ok(value) => closed.map(|()| value).map_err(Error::from),
+            Err(e) => Err(e),
+        }
     }
 }

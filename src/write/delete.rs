@@ -21,10 +21,10 @@ pub async fn delete(
     selection: super::Selection<'_>,
     status: StatusFlags,
 ) -> Result<Written, Error> {
-    let in_transaction = super::begin(conn, status).await?;
+    let mut unit = super::Unit::new(status);
+    unit.open(conn).await?;
     let deleted = run(conn, model, tenant, selection).await;
-    let deleted = super::finish(conn, in_transaction, deleted).await;
-    deleted
+    unit.finish(conn, deleted).await
 }
 
 async fn run(

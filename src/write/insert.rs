@@ -2,8 +2,6 @@
 //! their slot rows written in multi-row statements of at most [`CHUNK`] rows, all in one transaction (or, inside
 //! the client's transaction, under a savepoint, so the statement is atomic either way).
 
-use std::collections::BTreeMap;
-
 use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
@@ -12,9 +10,10 @@ use sqlparser::ast::{Expr, Insert, SetExpr, TableObject};
 use super::literal;
 use super::payload::payload;
 use super::shadow::{table_name, Shadows};
+use super::slots::{slot_statements, EntryIds, Slots};
 use super::{Error, Written};
-use crate::catalog::{Field, Model};
-use crate::sql::{quote_identifier, quote_text, quote_value};
+use crate::catalog::Model;
+use crate::sql::{quote_identifier, quote_text};
 use std::fmt::Write;
 
 /// Rows per backend statement.
@@ -76,15 +75,17 @@ pub async fn insert(
                 .to_string(),
         ));
     }
-    let shadow = shadows.ensure(conn, model).await?;
-    let in_transaction = super::begin(conn, status).await?;
+    let mut unit = super::Unit::new(status);
     let verb = if insert.ignore {
         "INSERT IGNORE"
     } else {
         "INSERT"
     };
-    let written = write(conn, &shadow, model, tenant, &targets, rows, verb).await;
-    let written = super::finish(conn, in_transaction, written).await;
+    let written = write(
+        conn, &mut unit, shadows, model, tenant, &targets, rows, verb,
+    )
+    .await;
+    let written = unit.finish(conn, written).await;
     written.map_err(|e| rename_shadow(e, model))
 }
 
@@ -176,9 +177,11 @@ fn check_id(value: &Expr) -> Result<(), Error> {
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write(
     conn: &mut Conn,
-    shadow: &str,
+    unit: &mut super::Unit,
+    shadows: &mut Shadows,
     model: &Model,
     tenant: u64,
     targets: &[Target],
@@ -188,23 +191,30 @@ async fn write(
     let mut written = Written::default();
     match rows {
         Rows::Values(rows) => {
+            let chunks = rows.len().div_ceil(CHUNK);
             for (n, chunk) in rows.chunks(CHUNK).enumerate() {
                 // Literals the proxy coerces store exactly, without a warning, with or without IGNORE.
                 let coerced = match literal_rows(model, targets, chunk) {
                     Some(rows) => rows,
                     None => {
-                        fill(conn, shadow, model, targets, chunk, verb)
+                        // Made on first need: a session that writes only literals never makes it.
+                        let shadow = shadows.ensure(conn, model).await?;
+                        unit.open(conn).await?;
+                        fill(conn, &shadow, model, targets, chunk, verb)
                             .await
                             .map_err(|e| statement_row(e, n * CHUNK))?;
                         let warnings = super::shadow_warnings(conn, model, n * CHUNK).await?;
                         written.warnings.extend(warnings);
-                        read_back(conn, shadow, model).await?
+                        read_back(conn, &shadow, model).await?
                     }
                 };
-                store(conn, model, tenant, &coerced, &mut written).await?;
+                let last = n + 1 == chunks;
+                store(conn, unit, model, tenant, &coerced, last, &mut written).await?;
             }
         }
         Rows::Select(select) => {
+            let shadow = shadows.ensure(conn, model).await?;
+            unit.open(conn).await?;
             conn.query_drop(format!("DELETE FROM `{shadow}`")).await?;
             let columns: Vec<String> = targets
                 .iter()
@@ -216,33 +226,57 @@ async fn write(
             ))
             .await?;
             written.warnings = super::shadow_warnings(conn, model, 0).await?;
-            let coerced = read_back(conn, shadow, model).await?;
-            for chunk in coerced.chunks(CHUNK) {
-                store(conn, model, tenant, chunk, &mut written).await?;
+            let coerced = read_back(conn, &shadow, model).await?;
+            let chunks = coerced.len().div_ceil(CHUNK);
+            for (n, chunk) in coerced.chunks(CHUNK).enumerate() {
+                let last = n + 1 == chunks;
+                store(conn, unit, model, tenant, chunk, last, &mut written).await?;
             }
         }
     }
     Ok(written)
 }
 
-/// Writes coerced rows as new entries and their slots, and counts them.
+/// Writes coerced rows as new entries and their slots, and counts them: one multi-statement batch, the pages'
+/// rows naming the entries by `LAST_INSERT_ID()`. The batch opens the statement's unit if nothing did yet, and
+/// closes it when these are the statement's `last` rows.
 async fn store(
     conn: &mut Conn,
+    unit: &mut super::Unit,
     model: &Model,
     tenant: u64,
     rows: &[Coerced],
+    last: bool,
     written: &mut Written,
 ) -> Result<(), Error> {
+    let mut batch: Vec<String> = Vec::with_capacity(4);
+    batch.extend(unit.opening().map(str::to_string));
+    let entries = batch.len();
+    if !rows.is_empty() {
+        batch.push(insert_entries(model, tenant, rows));
+        batch.extend(slot_statements(
+            model,
+            tenant,
+            EntryIds::Generated(rows.len()),
+            rows,
+            Slots::Insert,
+        ));
+    }
+    if last {
+        batch.push(unit.closing().to_string());
+    }
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let reported = super::batch(conn, &batch).await?;
     if rows.is_empty() {
         return Ok(());
     }
-    let first = insert_entries(conn, model, tenant, rows).await?;
-    let ids: Vec<u64> = (first..first + rows.len() as u64).collect();
-    write_slots(conn, model, tenant, &ids, rows, Slots::Insert).await?;
+    let first = reported.get(entries).copied().unwrap_or(0);
     if written.last_insert_id == 0 {
         written.last_insert_id = first;
     }
-    written.ids.extend_from_slice(&ids);
+    written.ids.extend(first..first + rows.len() as u64);
     written.affected_rows += rows.len() as u64;
     Ok(())
 }
@@ -396,14 +430,8 @@ pub(super) fn coerced(row: Row, fields: usize) -> Coerced {
     }
 }
 
-/// Inserts the entries in one multi-row statement; returns the first id (the ids of one statement are
-/// consecutive).
-async fn insert_entries(
-    conn: &mut Conn,
-    model: &Model,
-    tenant: u64,
-    rows: &[Coerced],
-) -> Result<u64, Error> {
+/// The entries' INSERT: one multi-row statement, whose ids are consecutive from the `LAST_INSERT_ID()` it sets.
+fn insert_entries(model: &Model, tenant: u64, rows: &[Coerced]) -> String {
     let mut sql = String::with_capacity(rows.len() * 160);
     sql.push_str(
         "INSERT INTO entry_data (tenant_id, model_id, created_at, updated_at, fields) VALUES ",
@@ -421,87 +449,7 @@ async fn insert_entries(
             quote_text(&payload(&model.fields, &row.values))
         );
     }
-    conn.query_drop(sql).await?;
-    Ok(conn.last_insert_id().unwrap_or(0))
-}
-
-/// Which slots a write puts values in.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Slots<'a> {
-    /// Every live slot, inserted as new page rows (an INSERT).
-    Insert,
-    /// The live slots of these fields (all when `None`), replacing what the page rows hold (an UPDATE).
-    Replace(Option<&'a [String]>),
-}
-
-/// Writes each live slot's value into its page; entries whose filterable fields have no live slot yet are
-/// queued for the Reconciler.
-pub(super) async fn write_slots(
-    conn: &mut Conn,
-    model: &Model,
-    tenant: u64,
-    ids: &[u64],
-    rows: &[Coerced],
-    slots: Slots<'_>,
-) -> Result<(), Error> {
-    let (replace, only) = match slots {
-        Slots::Insert => (false, None),
-        Slots::Replace(only) => (true, only),
-    };
-    let mut pages: BTreeMap<&str, Vec<(usize, &Field)>> = BTreeMap::new();
-    for (i, field) in model.fields.iter().enumerate() {
-        let wanted =
-            only.is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(&field.name)));
-        if let Some(slot) = field.slot.as_ref().filter(|_| wanted) {
-            pages
-                .entry(slot.table.as_str())
-                .or_default()
-                .push((i, field));
-        }
-    }
-    for (table, fields) in &pages {
-        let columns: Vec<&str> = fields
-            .iter()
-            .filter_map(|(_, f)| f.slot.as_ref().map(|s| s.column.as_str()))
-            .collect();
-        let mut sql = format!(
-            "INSERT INTO `{table}` (entry_id, tenant_id, {}) VALUES ",
-            columns.join(", ")
-        );
-        for (n, (id, row)) in ids.iter().zip(rows).enumerate() {
-            sql.push_str(if n > 0 { ", (" } else { "(" });
-            let _ = write!(sql, "{id}, {tenant}");
-            for (i, _) in fields {
-                sql.push_str(", ");
-                sql.push_str(&quote_value(row.values[*i].as_deref()));
-            }
-            sql.push(')');
-        }
-        if replace {
-            let updates: Vec<String> = columns
-                .iter()
-                .map(|c| format!("{c} = VALUES({c})"))
-                .collect();
-            sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", ")));
-        }
-        conn.query_drop(sql).await?;
-    }
-    if model
-        .fields
-        .iter()
-        .any(|f| f.filterable && f.slot.is_none())
-    {
-        let values: Vec<String> = ids
-            .iter()
-            .map(|id| format!("({id}, UTC_TIMESTAMP())"))
-            .collect();
-        conn.query_drop(format!(
-            "INSERT IGNORE INTO stardust_sync_queue (entry_id, created_at) VALUES {}",
-            values.join(", ")
-        ))
-        .await?;
-    }
-    Ok(())
+    sql
 }
 
 /// A coercion error's "at row N" counts from the chunk's first row; the user counts from the statement's.

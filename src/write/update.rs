@@ -7,9 +7,10 @@ use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
-use super::insert::{coerced, rename_shadow, write_slots, Coerced, Slots, CHUNK};
+use super::insert::{coerced, rename_shadow, Coerced, CHUNK};
 use super::payload::payload;
 use super::shadow::Shadows;
+use super::slots::{write_slots, Slots};
 use super::{Error, Written};
 use crate::catalog::Model;
 use crate::sql::{quote_identifier, quote_text};
@@ -43,10 +44,12 @@ pub async fn update(
     status: StatusFlags,
 ) -> Result<Updated, Error> {
     let shadow = shadows.ensure(conn, model).await?;
-    let in_transaction = super::begin(conn, status).await?;
+    let mut unit = super::Unit::new(status);
+    unit.open(conn).await?;
     let updated = run(conn, &shadow, model, tenant, change).await;
-    let updated = super::finish(conn, in_transaction, updated).await;
-    updated.map_err(|e| rename_shadow(e, model))
+    unit.finish(conn, updated)
+        .await
+        .map_err(|e| rename_shadow(e, model))
 }
 
 async fn run(

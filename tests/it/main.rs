@@ -19,6 +19,7 @@ mod passthrough;
 mod plans;
 mod policy;
 mod prepared;
+mod round_trips;
 mod rows;
 mod scan;
 mod shapes;

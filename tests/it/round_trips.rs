@@ -1,0 +1,131 @@
+//! Backend round trips per client statement, counted in the backend's general log: a model INSERT sends its
+//! entry, its page rows and its commit in one multi-statement batch.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use crate::support::{direct, Proxy};
+
+/// The round trips the backend received on `client`'s session while `work` ran: the general log's entries
+/// between two marker statements, on the thread that logged the first marker.
+async fn round_trips<F>(client: &mut Conn, work: F) -> u64
+where
+    F: for<'c> FnOnce(
+        &'c mut Conn,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'c>>,
+{
+    let mut backend = direct(None).await;
+    // Left on: other tests running meanwhile may count with it too.
+    backend
+        .query_drop("SET GLOBAL log_output = 'TABLE', GLOBAL general_log = 1")
+        .await
+        .unwrap();
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    client
+        .query_drop(format!("SELECT 'before-{marker}'"))
+        .await
+        .unwrap();
+    work(client).await;
+    client
+        .query_drop(format!("SELECT 'after-{marker}'"))
+        .await
+        .unwrap();
+    let count: Option<u64> = backend
+        .exec_first(
+            "SELECT COUNT(*) FROM mysql.general_log AS g \
+             JOIN mysql.general_log AS b ON b.argument = CONCAT('SELECT ''before-', ?, '''') \
+             JOIN mysql.general_log AS a ON a.argument = CONCAT('SELECT ''after-', ?, '''') \
+             WHERE g.thread_id = b.thread_id AND g.command_type = 'Query' \
+             AND g.event_time BETWEEN b.event_time AND a.event_time \
+             AND g.argument NOT LIKE CONCAT('%', ?, '%')",
+            (&marker, &marker, &marker),
+        )
+        .await
+        .unwrap();
+    count.unwrap()
+}
+
+#[tokio::test]
+async fn a_model_insert_costs_a_version_check_and_one_batch() {
+    let proxy = Proxy::start().await;
+    let mut tenant = proxy.tenant(1).await;
+    tenant
+        .query_drop(
+            "CREATE TABLE model_trip (name VARCHAR(20), qty INT, INDEX (name), INDEX (qty))",
+        )
+        .await
+        .unwrap();
+    // The first write loads the new catalog; the counts below are the steady state.
+    tenant
+        .query_drop("INSERT INTO model_trip (name, qty) VALUES ('one', 1)")
+        .await
+        .unwrap();
+
+    let single = round_trips(&mut tenant, |c| {
+        Box::pin(async move {
+            c.query_drop("INSERT INTO model_trip (name, qty) VALUES ('one', 1)")
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+    assert_eq!(
+        single, 2,
+        "an autocommit single-row INSERT: version check, then one batch"
+    );
+
+    let many = round_trips(&mut tenant, |c| {
+        Box::pin(async move {
+            c.query_drop(
+                "INSERT INTO model_trip (name, qty) VALUES ('a', 1), ('b', 2), ('c', NULL)",
+            )
+            .await
+            .unwrap();
+        })
+    })
+    .await;
+    assert_eq!(
+        many, 2,
+        "a multi-row INSERT of literals: version check, then one batch"
+    );
+
+    tenant.query_drop("BEGIN").await.unwrap();
+    let inside = round_trips(&mut tenant, |c| {
+        Box::pin(async move {
+            c.query_drop("INSERT INTO model_trip (name, qty) VALUES ('t', 7)")
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+    tenant.query_drop("ROLLBACK").await.unwrap();
+    assert!(
+        inside <= 2,
+        "inside a transaction: at most a version check and one batch under a savepoint, got {inside}"
+    );
+
+    // The batch wrote what a native table would hold, and the rolled-back row is gone.
+    let rows: Vec<(u64, Option<String>, Option<i64>)> = tenant
+        .query("SELECT id, name, qty FROM model_trip ORDER BY id")
+        .await
+        .unwrap();
+    let names: Vec<Option<String>> = rows.iter().map(|r| r.1.clone()).collect();
+    assert_eq!(
+        names,
+        ["one", "one", "a", "b", "c"]
+            .map(|n| Some(n.to_string()))
+            .to_vec()
+    );
+    let by_qty: Vec<u64> = tenant
+        .query("SELECT id FROM model_trip WHERE qty >= 1 ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        by_qty,
+        vec![rows[0].0, rows[1].0, rows[2].0, rows[3].0],
+        "page rows carry the generated ids"
+    );
+    let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    crate::support::no_drift(&proxy.state.backend).await;
+}
