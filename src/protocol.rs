@@ -18,6 +18,7 @@ mod rows;
 mod session;
 mod twins;
 mod wire;
+mod writes;
 
 pub use session::{refuse_over_limit, serve};
 

@@ -27,6 +27,10 @@ pub enum Error {
     NotSupported(String),
     #[error(transparent)]
     Backend(#[from] crate::backend::Error),
+    /// The registry moved after the statement was planned (the guard its unit opened with fired): nothing was
+    /// written, and the caller plans it again on the fresh catalog.
+    #[error("the model catalog changed while the statement was planned; send it again")]
+    CatalogMoved,
 }
 
 impl From<mysql_async::Error> for Error {
@@ -40,6 +44,7 @@ impl Error {
         match self {
             Error::NotSupported(_) => Kind::NotSupported,
             Error::Backend(e) => e.kind(),
+            Error::CatalogMoved => Kind::Internal,
         }
     }
 }
@@ -210,16 +215,16 @@ pub fn in_client_transaction(status: mysql_async::consts::StatusFlags) -> bool {
         || !status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT)
 }
 
-/// Sends statements as one multi-statement batch, one round trip; returns the `LAST_INSERT_ID` each reported.
-/// The backend stops at the first statement that fails, and that failure is the batch's.
+/// Sends statements (one each) as one multi-statement batch, one round trip; returns the `LAST_INSERT_ID` each
+/// reported. The backend stops at the first statement that fails, and that failure is the batch's.
 async fn batch(conn: &mut mysql_async::Conn, statements: &[String]) -> Result<Vec<u64>, Error> {
     let mut result = conn.query_iter(statements.join(";\n")).await?;
     let mut reported = Vec::with_capacity(statements.len());
-    reported.push(result.last_insert_id().unwrap_or(0));
-    while !result.is_empty() {
-        // Moves to the next statement's result: each is an OK packet, or the error that ends the batch.
-        result.collect::<mysql_async::Row>().await?;
+    for _ in statements {
         reported.push(result.last_insert_id().unwrap_or(0));
+        // Reads past this statement's result to the next one's first packet. A later statement's error is
+        // kept pending by the driver and surfaces from the next read, so every result is read, the last too.
+        result.collect::<mysql_async::Row>().await?;
     }
     Ok(reported)
 }
@@ -228,40 +233,75 @@ async fn batch(conn: &mut mysql_async::Conn, statements: &[String]) -> Result<Ve
 /// a failed statement undoes only itself and the client's `COMMIT` or `ROLLBACK` decides the rest.
 ///
 /// Opening and closing may ride in the write's own multi-statement batches ([`Unit::opening`],
-/// [`Unit::closing`]), which saves the two round trips a single-row INSERT would otherwise spend on them.
-pub(crate) struct Unit {
+/// [`Unit::closing`]), which saves the two round trips a single-row INSERT would otherwise spend on them. A
+/// unit of its own may also carry the registry version its statement was planned at: the opening then fails,
+/// before anything is written, if the registry moved since ([`Error::CatalogMoved`]), so the version check
+/// costs no round trip of its own.
+pub struct Unit {
     in_transaction: bool,
+    guard: Option<u64>,
     opened: bool,
+    guarded: bool,
     closed: bool,
 }
 
+/// What the guard's scalar subquery raises when the registry moved: two rows where one is allowed. (Assigned to
+/// a variable: `DO` would turn the error into a warning.) No other statement a batch carrying the guard holds
+/// has a subquery.
+const SUBQUERY_ROWS: u16 = 1242;
+
 impl Unit {
-    pub(crate) fn new(status: mysql_async::consts::StatusFlags) -> Unit {
+    /// `planned_at`: the registry version the statement was planned against, to be checked as the unit opens;
+    /// ignored inside the client's transaction, whose reads may see an older snapshot.
+    pub fn new(status: mysql_async::consts::StatusFlags, planned_at: Option<u64>) -> Unit {
+        let in_transaction = in_client_transaction(status);
         Unit {
-            in_transaction: in_client_transaction(status),
+            in_transaction,
+            guard: planned_at.filter(|_| !in_transaction),
             opened: false,
+            guarded: false,
             closed: false,
         }
     }
 
     /// Opens the unit now, on its own, unless a batch already did.
     pub(crate) async fn open(&mut self, conn: &mut mysql_async::Conn) -> Result<(), Error> {
-        if let Some(opening) = self.opening() {
-            conn.query_drop(opening).await?;
+        let opening = self.opening();
+        if !opening.is_empty() {
+            batch(conn, &opening).await.map_err(|e| self.moved(e))?;
         }
         Ok(())
     }
 
-    /// The statement that opens the unit, for the next batch to lead with; `None` once it was handed out.
-    pub(crate) fn opening(&mut self) -> Option<&'static str> {
+    /// The statements that open the unit, for the next batch to lead with; none once they were handed out.
+    pub(crate) fn opening(&mut self) -> Vec<String> {
         if std::mem::replace(&mut self.opened, true) {
-            return None;
+            return Vec::new();
         }
-        Some(if self.in_transaction {
-            "SAVEPOINT stardust_statement"
-        } else {
-            "START TRANSACTION"
-        })
+        if self.in_transaction {
+            return vec!["SAVEPOINT stardust_statement".to_string()];
+        }
+        let mut opening = vec!["START TRANSACTION".to_string()];
+        if let Some(version) = self.guard {
+            self.guarded = true;
+            opening.push(format!(
+                "SET @stardust_planned = (SELECT 1 UNION ALL SELECT 1 FROM stardust_schema_version \
+                 WHERE id = 1 AND version <> {version})"
+            ));
+        }
+        opening
+    }
+
+    /// A batch's failure, as [`Error::CatalogMoved`] when it is the guard's.
+    pub(crate) fn moved(&self, error: Error) -> Error {
+        match &error {
+            Error::Backend(crate::backend::Error::Server(e))
+                if self.guarded && e.code == SUBQUERY_ROWS =>
+            {
+                Error::CatalogMoved
+            }
+            _ => error,
+        }
     }
 
     /// The statement that keeps the unit's work, for the write's last batch to end with; if that batch fails,

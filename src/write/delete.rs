@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 
-use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Value};
 
@@ -19,9 +18,8 @@ pub async fn delete(
     model: &Model,
     tenant: u64,
     selection: super::Selection<'_>,
-    status: StatusFlags,
+    mut unit: super::Unit,
 ) -> Result<Written, Error> {
-    let mut unit = super::Unit::new(status);
     unit.open(conn).await?;
     let deleted = run(conn, model, tenant, selection).await;
     unit.finish(conn, deleted).await

@@ -2,7 +2,6 @@
 //! their slot rows written in multi-row statements of at most [`CHUNK`] rows, all in one transaction (or, inside
 //! the client's transaction, under a savepoint, so the statement is atomic either way).
 
-use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 use sqlparser::ast::{Expr, Insert, SetExpr, TableObject};
@@ -58,7 +57,7 @@ pub async fn insert(
     tenant: u64,
     insert: &Insert,
     select: Option<String>,
-    status: StatusFlags,
+    mut unit: super::Unit,
 ) -> Result<Written, Error> {
     check_options(insert)?;
     // `INSERT … SET a = 1, b = 2` is one row of VALUES.
@@ -75,7 +74,6 @@ pub async fn insert(
                 .to_string(),
         ));
     }
-    let mut unit = super::Unit::new(status);
     let verb = if insert.ignore {
         "INSERT IGNORE"
     } else {
@@ -250,7 +248,7 @@ async fn store(
     written: &mut Written,
 ) -> Result<(), Error> {
     let mut batch: Vec<String> = Vec::with_capacity(4);
-    batch.extend(unit.opening().map(str::to_string));
+    batch.extend(unit.opening());
     let entries = batch.len();
     if !rows.is_empty() {
         batch.push(insert_entries(model, tenant, rows));
@@ -268,7 +266,9 @@ async fn store(
     if batch.is_empty() {
         return Ok(());
     }
-    let reported = super::batch(conn, &batch).await?;
+    let reported = super::batch(conn, &batch)
+        .await
+        .map_err(|e| unit.moved(e))?;
     if rows.is_empty() {
         return Ok(());
     }

@@ -3,7 +3,6 @@
 //! matched and changed rows as for a native table — and the results are written back to the payloads and to the
 //! slots of the columns the statement assigns.
 
-use mysql_async::consts::StatusFlags;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
@@ -41,10 +40,9 @@ pub async fn update(
     model: &Model,
     tenant: u64,
     change: Change<'_>,
-    status: StatusFlags,
+    mut unit: super::Unit,
 ) -> Result<Updated, Error> {
     let shadow = shadows.ensure(conn, model).await?;
-    let mut unit = super::Unit::new(status);
     unit.open(conn).await?;
     let updated = run(conn, &shadow, model, tenant, change).await;
     unit.finish(conn, updated)
