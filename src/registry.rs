@@ -15,10 +15,17 @@ use mysql_async::Row;
 use crate::backend::{self, Backend};
 use crate::catalog::{ColumnShape, Family, Field, Model, Slot, SlotStatus, TenantCatalog, Wire};
 
+/// How long a registry version this instance read stays good enough for a prepared read to run on without reading
+/// it again (see [`Registry::recent`]). A model change made through another instance reaches prepared reads here
+/// within this long; text statements and writes check the version exactly, in their own round trip.
+pub const PREPARED_STALENESS: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Catalog snapshots per tenant, reloaded when `stardust_schema_version` moves.
 pub struct Registry {
     backend: Backend,
     cache: Mutex<HashMap<u64, Arc<TenantCatalog>>>,
+    /// The newest registry version a statement of this instance read, and when.
+    seen: Mutex<Option<(u64, std::time::Instant)>>,
 }
 
 impl Registry {
@@ -26,6 +33,7 @@ impl Registry {
         Registry {
             backend,
             cache: Mutex::new(HashMap::new()),
+            seen: Mutex::new(None),
         }
     }
 
@@ -48,6 +56,7 @@ impl Registry {
         tenant: u64,
     ) -> Result<Arc<TenantCatalog>, backend::Error> {
         let current = version(conn).await?;
+        self.saw(current);
         if let Some(cached) = self.cached(tenant) {
             if cached.version == current {
                 return Ok(cached);
@@ -67,6 +76,26 @@ impl Registry {
     /// The tenant's last loaded catalog, unchecked: the caller checks its version (see `VERSION_QUERY`).
     pub fn cached(&self, tenant: u64) -> Option<Arc<TenantCatalog>> {
         self.lock().get(&tenant).cloned()
+    }
+
+    /// Records a registry version a statement just read.
+    pub fn saw(&self, version: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.is_none_or(|(known, _)| version >= known) {
+            *seen = Some((version, std::time::Instant::now()));
+        }
+    }
+
+    /// The registry version read within [`PREPARED_STALENESS`], if any.
+    pub fn recent(&self) -> Option<u64> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.filter(|(_, at)| at.elapsed() < PREPARED_STALENESS)
+            .map(|(version, _)| version)
+    }
+
+    /// Forgets the recent version: this instance just changed the registry, so the next prepared read checks.
+    pub fn moved(&self) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<TenantCatalog>>> {

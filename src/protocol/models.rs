@@ -77,7 +77,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             database: &home,
             instance: &self.state.instance,
         };
-        crate::ddl::execute(&self.state.registry, target, statement).await?;
+        let changed = crate::ddl::execute(&self.state.registry, target, statement).await;
+        self.state.registry.moved();
+        changed?;
         self.ok().await
     }
 

@@ -81,6 +81,9 @@ pub struct Prepared {
     types: Vec<(ColumnType, ColumnFlags)>,
     /// COM_STMT_SEND_LONG_DATA chunks by parameter index, consumed by the next execute.
     long_data: HashMap<u16, Vec<u8>>,
+    /// For a read of model tables: the registry version it was rewritten at, and the statement as the client
+    /// wrote it, to rewrite and prepare again when the registry moves.
+    pub planned: Option<(u64, Box<sqlparser::ast::Statement>)>,
 }
 
 /// The session's prepared statements by the id the client knows them by.
@@ -101,6 +104,7 @@ impl Statements {
                 overrides,
                 types: Vec::new(),
                 long_data: HashMap::new(),
+                planned: None,
             },
         );
         id
@@ -206,14 +210,16 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
     pub(super) async fn prepare(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
         self.warnings = None;
         let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
-        let (text, described) = match sql::classify(text, &self.context())? {
+        let (text, described, planned) = match sql::classify(text, &self.context())? {
             Route::Forward => {
                 self.twins.forget_types();
-                (text.to_string(), super::twins::Described::none())
+                (text.to_string(), super::twins::Described::none(), None)
             }
             Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
-                self.rewrite_read(&statement, Some(super::twins::Probe::Prepare))
-                    .await?
+                let (text, described, version) = self
+                    .rewrite_read(&statement, Some(super::twins::Probe::Prepare))
+                    .await?;
+                (text, described, Some((version, statement)))
             }
             Route::Virtual(statement) => return self.prepare_emulated(statement).await,
             _ => {
@@ -229,6 +235,7 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
         let id = self
             .statements
             .add(Backing::Backend(statement.clone()), described.executed);
+        self.statements.get_mut(id, "mysqld_stmt_prepare")?.planned = planned;
         self.wire
             .prepared(id, statement.params(), &columns, self.status)
             .await
@@ -258,6 +265,10 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
         let id = statement_id(body, "mysqld_stmt_execute")?;
         let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
         let params = prepared.decode_params(body)?;
+        if let Some((planned_at, source)) = prepared.planned.clone() {
+            self.replan(id, planned_at, &source).await?;
+        }
+        let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
         let overrides = prepared.overrides.clone();
         let statement = match &prepared.backend {
             Backing::Backend(statement) => statement.clone(),
@@ -281,6 +292,42 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
         )
         .await?;
         self.status = relay::finish(&mut self.wire, &self.conn, last).await?;
+        Ok(())
+    }
+
+    /// Prepares a read of model tables again when the registry moved since it was planned: the version is the one
+    /// this instance read within `registry::PREPARED_STALENESS`, or read now (so an execute costs one round trip
+    /// while statements keep the recent version fresh, and at most two).
+    async fn replan(
+        &mut self,
+        id: u32,
+        planned_at: u64,
+        source: &sqlparser::ast::Statement,
+    ) -> Result<(), crate::Error> {
+        let current = match self.state.registry.recent() {
+            Some(version) => version,
+            None => {
+                let version = if self.autocommitting() {
+                    crate::registry::version(&mut self.conn).await?
+                } else {
+                    let mut conn = self.state.backend.conn(false).await?;
+                    crate::registry::version(&mut conn).await?
+                };
+                self.state.registry.saw(version);
+                version
+            }
+        };
+        if current == planned_at {
+            return Ok(());
+        }
+        let (text, described, version) = self
+            .rewrite_read(source, Some(super::twins::Probe::Prepare))
+            .await?;
+        let statement = self.conn.prep(text).await?;
+        let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
+        prepared.backend = Backing::Backend(statement);
+        prepared.overrides = described.executed;
+        prepared.planned = Some((version, Box::new(source.clone())));
         Ok(())
     }
 }

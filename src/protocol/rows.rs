@@ -30,7 +30,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 if matches!(explained.as_ref(), Statement::Query(_)) =>
             {
                 // The backend's plan of the rewritten SELECT: its result columns are the backend's own.
-                let (text, _) = self.rewrite_read(statement, None).await?;
+                let (text, _, _) = self.rewrite_read(statement, None).await?;
                 self.forward_with(text.as_bytes(), &[]).await
             }
             Statement::Explain { .. } => Err(Error::Unsupported(
@@ -91,7 +91,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 return Ok(());
             }
         }
-        let (text, described) = self.rewrite_read(statement, Some(Probe::Query)).await?;
+        let (text, described, _) = self.rewrite_read(statement, Some(Probe::Query)).await?;
         self.forward_with(text.as_bytes(), &described.executed)
             .await
     }
@@ -140,6 +140,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let batch = format!("{}; {sql}", crate::registry::VERSION_QUERY);
         let mut result = self.conn.query_iter(batch).await?;
         let current: Option<u64> = result.next().await?.and_then(|row| row.get(0));
+        if let Some(current) = current {
+            self.state.registry.saw(current);
+        }
         // Ends the version's result set; the statement's own error, if any, surfaces here.
         let opened = result.next().await;
         if current == Some(version) {
@@ -162,12 +165,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     /// A read of model tables as backend SQL, with the native metadata of its result columns where the backend's
-    /// would differ (learnt from the twins with `probe`; without it, only model columns are described).
+    /// would differ (learnt from the twins with `probe`; without it, only model columns are described), and the
+    /// registry version it was planned at.
     pub(super) async fn rewrite_read(
         &mut self,
         statement: &Statement,
         probe: Option<Probe>,
-    ) -> Result<(String, Described), crate::Error> {
+    ) -> Result<(String, Described, u64), crate::Error> {
         let tenant = self.required_tenant()?;
         let catalog = self.catalog(tenant).await?;
         let Rewritten {
@@ -183,7 +187,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             None => Described::same(overrides),
         };
-        Ok((text, described))
+        Ok((text, described, catalog.version))
     }
 
     pub(super) fn rewrite_with(

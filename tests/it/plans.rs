@@ -99,3 +99,62 @@ async fn an_administrators_plan_is_never_a_tenants() {
     }
     assert_eq!(code(tenant.query_drop(join).await), 1142);
 }
+
+/// A prepared read of a model table is rewritten and prepared again when this instance changes the model, as
+/// MySQL re-prepares a statement whose table changed: a renamed column answers under its new name, and a
+/// dropped one is an unknown column.
+#[tokio::test]
+async fn a_prepared_read_is_prepared_again_after_a_model_change() {
+    let proxy = Proxy::start().await;
+    let mut tenant = proxy.tenant(1).await;
+    let mut other = proxy.tenant(1).await;
+    tenant
+        .query_drop(
+            "CREATE TABLE model_q (name VARCHAR(20), qty INT, note VARCHAR(10), INDEX (name))",
+        )
+        .await
+        .unwrap();
+    tenant
+        .query_drop("INSERT INTO model_q (name, qty, note) VALUES ('a', 1, 'x'), ('b', 2, 'y')")
+        .await
+        .unwrap();
+    let statement = tenant
+        .prep("SELECT * FROM model_q WHERE name = ?")
+        .await
+        .unwrap();
+    let before: Vec<mysql_async::Row> = tenant.exec(&statement, ("b",)).await.unwrap();
+    assert_eq!(
+        before[0].columns_ref().len(),
+        6,
+        "id, name, qty, note and the timestamps"
+    );
+    other
+        .query_drop("ALTER TABLE model_q DROP COLUMN note")
+        .await
+        .unwrap();
+    let after: Vec<mysql_async::Row> = tenant.exec(&statement, ("b",)).await.unwrap();
+    let names: Vec<String> = after[0]
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().to_string())
+        .collect();
+    assert_eq!(names, ["id", "name", "qty", "created_at", "updated_at"]);
+    let narrow = tenant
+        .prep("SELECT qty FROM model_q WHERE name = ?")
+        .await
+        .unwrap();
+    let qty: Option<i64> = tenant.exec_first(&narrow, ("a",)).await.unwrap();
+    assert_eq!(qty, Some(1));
+    other
+        .query_drop("ALTER TABLE model_q DROP COLUMN qty")
+        .await
+        .unwrap();
+    let gone = tenant
+        .exec_first::<Option<i64>, _, _>(&narrow, ("a",))
+        .await;
+    assert_eq!(
+        code(gone),
+        1054,
+        "a dropped column is unknown, as after MySQL re-prepares"
+    );
+}
