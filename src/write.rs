@@ -192,6 +192,9 @@ async fn lock_entries(
             ids = set;
         }
         if result.is_empty() {
+            // A failed statement's error (a lock wait timeout, a deadlock) waits inside the driver until asked
+            // for; unasked, the write would go on outside the transaction the backend just rolled back.
+            result.next().await?;
             return Ok(ids);
         }
     }
