@@ -155,50 +155,38 @@ pub struct Selection<'a> {
     pub by_id: bool,
 }
 
-/// Locks the entries a write's selection matches, as a native UPDATE or DELETE locks the rows it changes, and
-/// returns their ids. It waits for a concurrent writer of those entries, so what the statement reads next is
-/// their latest version.
+/// The statements that lock the entries a write's selection matches, as a native UPDATE or DELETE locks the rows
+/// it changes, listing them in the session's [`LOCKED`] table (read by [`LOCKED_IDS`]). They wait for a
+/// concurrent writer of those entries, so what the statement reads next is their latest version.
 ///
 /// The exclusive lock is taken on `entry_data` itself, joined to the selection: a locking clause does not lock
 /// the rows behind a derived table. Nor would a plain `SELECT … FOR UPDATE` leave the client's snapshot alone:
 /// it reads the derived table's rows consistently, which takes the REPEATABLE READ snapshot then and there, where
 /// a native UPDATE takes none. As the source of an `INSERT … SELECT` (into a session-private list of ids) the
 /// same rows are read with locks, and no snapshot is taken; the list is then read with a locking read too.
-async fn lock_entries(
-    conn: &mut mysql_async::Conn,
-    tenant: u64,
-    selection: Selection<'_>,
-) -> Result<Vec<u64>, Error> {
+fn lock_statements(tenant: u64, selection: Selection<'_>) -> [String; 3] {
     let hint = if selection.by_id {
         " FORCE INDEX (PRIMARY)"
     } else {
         ""
     };
     let text = selection.text;
-    let mut result = conn
-        .query_iter(format!(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS `{LOCKED}` (id BIGINT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=InnoDB; \
-             DELETE FROM `{LOCKED}`; \
-             INSERT INTO `{LOCKED}` (id) SELECT e.id FROM entry_data AS e{hint} \
+    [
+        format!(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS `{LOCKED}` (id BIGINT UNSIGNED NOT NULL PRIMARY KEY) \
+             ENGINE=InnoDB"
+        ),
+        format!("DELETE FROM `{LOCKED}`"),
+        format!(
+            "INSERT INTO `{LOCKED}` (id) SELECT e.id FROM entry_data AS e{hint} \
              JOIN ({text}) AS stardust_match ON stardust_match.id = e.id \
-             WHERE e.tenant_id = {tenant} ORDER BY e.id FOR UPDATE; \
-             SELECT id FROM `{LOCKED}` ORDER BY id {UNSNAPSHOTTED}"
-        ))
-        .await?;
-    let mut ids = Vec::new();
-    loop {
-        let set: Vec<u64> = result.collect().await?;
-        if !set.is_empty() {
-            ids = set;
-        }
-        if result.is_empty() {
-            // A failed statement's error (a lock wait timeout, a deadlock) waits inside the driver until asked
-            // for; unasked, the write would go on outside the transaction the backend just rolled back.
-            result.next().await?;
-            return Ok(ids);
-        }
-    }
+             WHERE e.tenant_id = {tenant} ORDER BY e.id FOR UPDATE"
+        ),
+    ]
 }
+
+/// Reads the ids [`lock_statements`] listed.
+const LOCKED_IDS: &str = "SELECT id FROM `stardust_locked` ORDER BY id FOR UPDATE";
 
 /// The session's list of the entries its current UPDATE or DELETE has locked.
 const LOCKED: &str = "stardust_locked";
@@ -218,16 +206,35 @@ pub fn in_client_transaction(status: mysql_async::consts::StatusFlags) -> bool {
         || !status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT)
 }
 
-/// Sends statements (one each) as one multi-statement batch, one round trip; returns the `LAST_INSERT_ID` each
-/// reported. The backend stops at the first statement that fails, and that failure is the batch's.
-async fn batch(conn: &mut mysql_async::Conn, statements: &[String]) -> Result<Vec<u64>, Error> {
+/// What one statement of a [`batch`] reported.
+#[derive(Debug, Default)]
+struct Reported {
+    last_insert_id: u64,
+    affected_rows: u64,
+    info: String,
+    rows: Vec<mysql_async::Row>,
+}
+
+/// Sends statements (one each) as one multi-statement batch, one round trip, and reads what each reported. The
+/// backend stops at the first statement that fails, and that failure is the batch's. Afterwards the connection's
+/// warning count is the last statement's.
+async fn batch(
+    conn: &mut mysql_async::Conn,
+    statements: &[String],
+) -> Result<Vec<Reported>, Error> {
     let mut result = conn.query_iter(statements.join(";\n")).await?;
     let mut reported = Vec::with_capacity(statements.len());
     for _ in statements {
-        reported.push(result.last_insert_id().unwrap_or(0));
-        // Reads past this statement's result to the next one's first packet. A later statement's error is
-        // kept pending by the driver and surfaces from the next read, so every result is read, the last too.
-        result.collect::<mysql_async::Row>().await?;
+        let mut one = Reported {
+            last_insert_id: result.last_insert_id().unwrap_or(0),
+            affected_rows: result.affected_rows(),
+            info: result.info().into_owned(),
+            rows: Vec::new(),
+        };
+        // Reads this statement's rows (if any) and the next one's first packet. A later statement's error is kept
+        // pending by the driver and surfaces from the next read, so every result is read, the last too.
+        one.rows = result.collect().await?;
+        reported.push(one);
     }
     Ok(reported)
 }

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeSet;
 
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Params, Value};
+use mysql_async::Conn;
 
 use super::insert::CHUNK;
 use super::{Error, Written};
 use crate::catalog::Model;
 
-/// `selection` is the rewritten SELECT of the ids of the rows to delete.
+/// `selection` is the rewritten SELECT of the ids of the rows to delete. Two round trips: the unit's opening with
+/// the entries' lock, then the soft delete, the page rows' delete and the unit's closing.
 pub async fn delete(
     conn: &mut Conn,
     model: &Model,
@@ -20,49 +20,56 @@ pub async fn delete(
     selection: super::Selection<'_>,
     mut unit: super::Unit,
 ) -> Result<Written, Error> {
-    unit.open(conn).await?;
-    let deleted = run(conn, model, tenant, selection).await;
+    let deleted = run(conn, &mut unit, model, tenant, selection).await;
     unit.finish(conn, deleted).await
 }
 
 async fn run(
     conn: &mut Conn,
+    unit: &mut super::Unit,
     model: &Model,
     tenant: u64,
     selection: super::Selection<'_>,
 ) -> Result<Written, Error> {
-    let ids = super::lock_entries(conn, tenant, selection).await?;
+    let mut locking = unit.opening();
+    locking.extend(super::lock_statements(tenant, selection));
+    locking.push(super::LOCKED_IDS.to_string());
+    let reported = super::batch(conn, &locking)
+        .await
+        .map_err(|e| unit.moved(e))?;
+    let ids: Vec<u64> = reported
+        .last()
+        .map(|r| r.rows.iter().filter_map(|row| row.get(0)).collect())
+        .unwrap_or_default();
     let pages = pages(model);
     let mut written = Written::default();
-    for chunk in ids.chunks(CHUNK) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let mut params: Vec<Value> = vec![tenant.into(), model.id.into()];
-        params.extend(chunk.iter().map(|id| Value::from(*id)));
-        conn.exec_drop(
-            format!(
-                "UPDATE entry_data FORCE INDEX (PRIMARY) SET deleted_at = UTC_TIMESTAMP() \
-                 WHERE tenant_id = ? AND model_id = ? AND deleted_at IS NULL AND id IN ({marks})"
-            ),
-            Params::Positional(params),
-        )
-        .await?;
-        written.affected_rows += conn.affected_rows();
+    let chunks = ids.len().div_ceil(CHUNK);
+    for (n, chunk) in ids.chunks(CHUNK).enumerate() {
+        let list = chunk
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut statements = vec![format!(
+            "UPDATE entry_data FORCE INDEX (PRIMARY) SET deleted_at = UTC_TIMESTAMP() \
+             WHERE tenant_id = {tenant} AND model_id = {} AND deleted_at IS NULL AND id IN ({list})",
+            model.id
+        )];
         // A page row holds only its own entry's values, so the whole row goes; an entry never comes back to
         // life, and a page row is not required to exist (reads join pages by entry). Through the primary key
         // (the multi-table form is the one that takes an index hint): read through a `(tenant_id, slot)` index,
         // the delete would lock the gaps there and hold up other sessions' INSERTs until the transaction ends.
         for table in &pages {
-            let mut params: Vec<Value> = vec![tenant.into()];
-            params.extend(chunk.iter().map(|id| Value::from(*id)));
-            conn.exec_drop(
-                format!(
-                    "DELETE p FROM `{table}` AS p FORCE INDEX (PRIMARY) \
-                     WHERE p.tenant_id = ? AND p.entry_id IN ({marks})"
-                ),
-                Params::Positional(params),
-            )
-            .await?;
+            statements.push(format!(
+                "DELETE p FROM `{table}` AS p FORCE INDEX (PRIMARY) \
+                 WHERE p.tenant_id = {tenant} AND p.entry_id IN ({list})"
+            ));
         }
+        if n + 1 == chunks {
+            statements.push(unit.closing().to_string());
+        }
+        let reported = super::batch(conn, &statements).await?;
+        written.affected_rows += reported[0].affected_rows;
     }
     Ok(written)
 }

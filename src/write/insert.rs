@@ -272,7 +272,7 @@ async fn store(
     if rows.is_empty() {
         return Ok(());
     }
-    let first = reported.get(entries).copied().unwrap_or(0);
+    let first = reported.get(entries).map_or(0, |r| r.last_insert_id);
     if written.last_insert_id == 0 {
         written.last_insert_id = first;
     }

@@ -4,10 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use mysql_async::Conn;
-
 use super::insert::Coerced;
-use super::Error;
 use crate::catalog::{Field, Model};
 use crate::sql::quote_value;
 
@@ -117,20 +114,4 @@ pub(super) fn slot_statements(
         statements.push(sql);
     }
     statements
-}
-
-/// Writes the slots of entries whose ids are known, in one batch.
-pub(super) async fn write_slots(
-    conn: &mut Conn,
-    model: &Model,
-    tenant: u64,
-    ids: &[u64],
-    rows: &[Coerced],
-    slots: Slots<'_>,
-) -> Result<(), Error> {
-    let statements = slot_statements(model, tenant, EntryIds::Known(ids), rows, slots);
-    if !statements.is_empty() {
-        super::batch(conn, &statements).await?;
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@ use mysql_async::{Conn, Row, Value};
 use super::insert::{coerced, rename_shadow, Coerced, CHUNK};
 use super::payload::payload;
 use super::shadow::Shadows;
-use super::slots::{write_slots, Slots};
+use super::slots::{slot_statements, EntryIds, Slots};
 use super::{Error, Written};
 use crate::catalog::Model;
 use crate::sql::{quote_identifier, quote_text};
@@ -43,15 +43,17 @@ pub async fn update(
     mut unit: super::Unit,
 ) -> Result<Updated, Error> {
     let shadow = shadows.ensure(conn, model).await?;
-    unit.open(conn).await?;
-    let updated = run(conn, &shadow, model, tenant, change).await;
+    let updated = run(conn, &mut unit, &shadow, model, tenant, change).await;
     unit.finish(conn, updated)
         .await
         .map_err(|e| rename_shadow(e, model))
 }
 
+/// Three round trips: the unit's opening, the entries' lock, their copy into the shadow table and the user's
+/// assignments there; the shadow's rows read back; the entries' payloads, their slots and the unit's closing.
 async fn run(
     conn: &mut Conn,
+    unit: &mut super::Unit,
     shadow: &str,
     model: &Model,
     tenant: u64,
@@ -69,28 +71,31 @@ async fn run(
         .iter()
         .map(|f| quote_identifier(&f.name))
         .collect();
-    conn.query_drop(format!("DELETE FROM `{shadow}`")).await?;
     let mut columns = vec![
         "`__id`".to_string(),
         "`created_at`".to_string(),
         "`updated_at`".to_string(),
     ];
     columns.extend(fields.iter().cloned());
+    let mut statements = unit.opening();
+    statements.push(format!("DELETE FROM `{shadow}`"));
     // Locked first, so the copy below reads the entries' latest values: `SET n = n + 1` from two sessions adds
     // two, under READ COMMITTED too.
-    super::lock_entries(conn, tenant, selection).await?;
-    conn.query_drop(format!(
+    statements.extend(super::lock_statements(tenant, selection));
+    statements.push(format!(
         "INSERT INTO `{shadow}` ({}) {}",
         columns.join(", "),
         selection.text
-    ))
-    .await?;
-    conn.query_drop(format!(
+    ));
+    statements.push(format!(
         "UPDATE `{shadow}` AS {} SET {assignments}",
         quote_identifier(alias)
-    ))
-    .await?;
-    let (affected_rows, info) = (conn.affected_rows(), conn.info().into_owned());
+    ));
+    let reported = super::batch(conn, &statements)
+        .await
+        .map_err(|e| unit.moved(e))?;
+    let assigned = reported.last().map(|r| (r.affected_rows, r.info.clone()));
+    let (affected_rows, info) = assigned.unwrap_or_default();
     let updated = Updated {
         written: Written {
             affected_rows,
@@ -123,24 +128,26 @@ async fn run(
         })
         .collect();
     let coerced: Vec<Coerced> = rows.into_iter().map(|row| coerced(row, n)).collect();
-    for (ids, rows) in ids.chunks(CHUNK).zip(coerced.chunks(CHUNK)) {
-        rewrite_entries(conn, model, tenant, ids, rows).await?;
-        write_slots(conn, model, tenant, ids, rows, Slots::Replace(targets)).await?;
+    let chunks = ids.len().div_ceil(CHUNK);
+    for (n, (ids, rows)) in ids.chunks(CHUNK).zip(coerced.chunks(CHUNK)).enumerate() {
+        let mut statements = vec![rewrite_entries(model, tenant, ids, rows)];
+        statements.extend(slot_statements(
+            model,
+            tenant,
+            EntryIds::Known(ids),
+            rows,
+            Slots::Replace(targets),
+        ));
+        if n + 1 == chunks {
+            statements.push(unit.closing().to_string());
+        }
+        super::batch(conn, &statements).await?;
     }
     Ok(updated)
 }
 
-/// Replaces the payloads of existing entries (and their `updated_at`) in one statement.
-async fn rewrite_entries(
-    conn: &mut Conn,
-    model: &Model,
-    tenant: u64,
-    ids: &[u64],
-    rows: &[Coerced],
-) -> Result<(), Error> {
-    if ids.is_empty() {
-        return Ok(());
-    }
+/// The statement that replaces the payloads of existing entries (and their `updated_at`).
+fn rewrite_entries(model: &Model, tenant: u64, ids: &[u64], rows: &[Coerced]) -> String {
     let values: Vec<String> = ids
         .iter()
         .zip(rows)
@@ -154,11 +161,9 @@ async fn rewrite_entries(
             )
         })
         .collect();
-    conn.query_drop(format!(
+    format!(
         "INSERT INTO entry_data (id, tenant_id, model_id, created_at, updated_at, fields) VALUES {} \
          ON DUPLICATE KEY UPDATE fields = VALUES(fields), updated_at = VALUES(updated_at)",
         values.join(", ")
-    ))
-    .await?;
-    Ok(())
+    )
 }

@@ -46,7 +46,7 @@ where
 }
 
 #[tokio::test]
-async fn a_model_insert_costs_one_batch() {
+async fn model_writes_cost_one_batch_per_step() {
     let proxy = Proxy::start().await;
     let mut tenant = proxy.tenant(1).await;
     tenant
@@ -86,6 +86,33 @@ async fn a_model_insert_costs_one_batch() {
     .await;
     assert_eq!(many, 1, "a multi-row INSERT of literals: one batch");
 
+    // The session's first UPDATE also makes its shadow table.
+    tenant
+        .query_drop("UPDATE model_trip SET qty = qty WHERE name = 'b'")
+        .await
+        .unwrap();
+    let update = round_trips(&mut tenant, |c| {
+        Box::pin(async move {
+            c.query_drop("UPDATE model_trip SET qty = qty + 10 WHERE name = 'b'")
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+    assert_eq!(
+        update, 3,
+        "an UPDATE: lock and assign, read the shadow back, write entries and pages with the commit"
+    );
+    let delete = round_trips(&mut tenant, |c| {
+        Box::pin(async move {
+            c.query_drop("DELETE FROM model_trip WHERE name = 'c'")
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+    assert_eq!(delete, 2, "a DELETE: lock, then delete with the commit");
+
     tenant.query_drop("BEGIN").await.unwrap();
     let inside = round_trips(&mut tenant, |c| {
         Box::pin(async move {
@@ -109,7 +136,7 @@ async fn a_model_insert_costs_one_batch() {
     let names: Vec<Option<String>> = rows.iter().map(|r| r.1.clone()).collect();
     assert_eq!(
         names,
-        ["one", "one", "a", "b", "c"]
+        ["one", "one", "a", "b"]
             .map(|n| Some(n.to_string()))
             .to_vec()
     );
@@ -122,6 +149,11 @@ async fn a_model_insert_costs_one_batch() {
         vec![rows[0].0, rows[1].0, rows[2].0, rows[3].0],
         "page rows carry the generated ids"
     );
+    let updated: Vec<String> = tenant
+        .query("SELECT name FROM model_trip WHERE qty = 12")
+        .await
+        .unwrap();
+    assert_eq!(updated, ["b"], "the UPDATE's slot was written");
     let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     crate::support::no_drift(&proxy.state.backend).await;
