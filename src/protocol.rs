@@ -7,6 +7,7 @@
 //! relay the backend's column definitions or status flags. See `docs/architecture.md`.
 
 mod auth;
+mod change_user;
 mod chatter;
 mod errors;
 mod login;

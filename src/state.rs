@@ -79,6 +79,13 @@ impl Sessions {
         Registration { sessions: self, id }
     }
 
+    /// A session logged in again as another user (COM_CHANGE_USER): `KILL` and the processlist follow it.
+    pub fn rename(&self, id: u32, user: &str) {
+        if let Some(handle) = self.lock().get_mut(&id) {
+            handle.user = user.to_string();
+        }
+    }
+
     pub fn get(&self, id: u32) -> Option<SessionHandle> {
         self.lock().get(&id).cloned()
     }

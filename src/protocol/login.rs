@@ -19,6 +19,8 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Login {
     pub user: User,
     pub hello: ClientHello,
+    /// The greeting's scramble: COM_CHANGE_USER answers against it, as servers do.
+    pub salt: [u8; 20],
 }
 
 /// Greets the client and authenticates it. On failure the caller writes the error; the sequence id is set.
@@ -84,10 +86,12 @@ where
         }
     }
     .clone();
-    Ok(Login { user, hello })
+    Ok(Login { user, hello, salt })
 }
 
-async fn read<R: AsyncRead + Unpin>(reader: &mut PacketReader<R>) -> Result<(u8, Vec<u8>), Error> {
+pub(super) async fn read<R: AsyncRead + Unpin>(
+    reader: &mut PacketReader<R>,
+) -> Result<(u8, Vec<u8>), Error> {
     let lost = || Error::ClientGone(std::io::ErrorKind::UnexpectedEof.into());
     match tokio::time::timeout(LOGIN_TIMEOUT, reader.next()).await {
         Err(_) => Err(Error::BadHandshake(format!(

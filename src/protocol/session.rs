@@ -83,12 +83,11 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             twins: super::twins::Twins::default(),
             warnings: None,
             allow_scan: false,
+            salt: login.salt,
+            collation: login.hello.collation,
         };
         session.allow_scan = session.user.allow_scan;
-        if let Err(e) = session
-            .start(login.hello.database.as_deref(), login.hello.collation)
-            .await
-        {
+        if let Err(e) = session.start(login.hello.database.as_deref()).await {
             return refuse(&mut session.wire, &e).await;
         }
         let _registered = state.sessions.register(
@@ -122,7 +121,7 @@ async fn refuse<W: AsyncWrite + Unpin>(wire: &mut Wire<W>, error: &crate::Error)
 }
 
 /// The character set to set on the backend when the client's differs from the backend session's utf8mb4.
-fn client_charset(collation: u8) -> Option<String> {
+pub(super) fn client_charset(collation: u8) -> Option<String> {
     use mysql_common::collations::{Collation, CollationId};
     let charset = Collation::from(CollationId::from(u16::from(collation)))
         .charset()
@@ -140,10 +139,10 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     pub(super) state: Arc<State>,
     pub(super) user: User,
     pub(super) conn: Conn,
-    reader: PacketReader<R>,
+    pub(super) reader: PacketReader<R>,
     pub(super) wire: Wire<W>,
     pub(super) statements: Statements,
-    database: Option<String>,
+    pub(super) database: Option<String>,
     /// The tenant an admin acts for (`SET stardust_tenant`); a tenant login's is fixed by its role.
     pub(super) tenant: Option<u64>,
     /// The backend session's status flags as of its last reply.
@@ -159,14 +158,18 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     /// What `SHOW WARNINGS` lists when the backend's own list would be wrong: the warnings or error of a model
     /// write (`keep_warnings`), or the proxy's own refusal (`keep_refusal`).
     pub(super) warnings: Option<crate::write::Warnings>,
+    /// The greeting's scramble, which COM_CHANGE_USER answers against.
+    pub(super) salt: [u8; 20],
+    /// The client's connection collation, from its handshake or its last COM_CHANGE_USER.
+    pub(super) collation: u8,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// Selects the client's database (or the home database), matches its character set, and says OK.
-    async fn start(&mut self, database: Option<&str>, collation: u8) -> Result<(), crate::Error> {
+    async fn start(&mut self, database: Option<&str>) -> Result<(), crate::Error> {
         let home = self.state.backend.database().to_string();
         self.switch_database(database.unwrap_or(&home)).await?;
-        if let Some(charset) = client_charset(collation) {
+        if let Some(charset) = client_charset(self.collation) {
             let set_names = format!("SET NAMES {}", sql::quote_identifier(&charset));
             self.conn.query_drop(set_names).await?;
         }
@@ -292,13 +295,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             COM_SET_OPTION => self.wire.end_rows(0, self.status).await.map_err(gone)?,
             COM_RESET_CONNECTION => self.reset().await?,
-            COM_CHANGE_USER => {
-                return Err(Error::Unsupported(
-                    "COM_CHANGE_USER is not supported by StarDust: open a new connection as the other user"
-                        .to_string(),
-                )
-                .into())
-            }
+            COM_CHANGE_USER => self.change_user(body).await?,
             COM_STMT_FETCH => {
                 return Err(Error::Unsupported(
                     "COM_STMT_FETCH is not supported by StarDust: execute without a server-side cursor \
@@ -485,7 +482,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.ok().await
     }
 
-    async fn switch_database(&mut self, database: &str) -> Result<(), crate::Error> {
+    pub(super) async fn switch_database(&mut self, database: &str) -> Result<(), crate::Error> {
         let home = self.state.backend.database();
         if matches!(self.user.role(), Role::Tenant(_)) && database != home {
             return Err(sql::Error::DatabaseDenied {
@@ -540,23 +537,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if !query_only {
             handle.cancel.cancel();
         }
-        self.ok().await
-    }
-
-    /// COM_RESET_CONNECTION: the backend session is reset and the proxy's session state with it.
-    async fn reset(&mut self) -> Result<(), crate::Error> {
-        self.conn.reset().await?;
-        self.statements.clear();
-        self.shadows.clear();
-        self.twins.clear();
-        self.tenant = None;
-        self.allow_scan = self.user.allow_scan;
-        self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
-        let database = self
-            .database
-            .clone()
-            .unwrap_or_else(|| self.state.backend.database().to_string());
-        self.switch_database(&database).await?;
         self.ok().await
     }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod bootstrap;
+mod change_user;
 mod chatter;
 mod cli;
 mod daemons;
