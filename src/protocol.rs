@@ -10,6 +10,7 @@ mod auth;
 mod change_user;
 mod chatter;
 mod errors;
+mod field_list;
 mod login;
 mod models;
 mod packet;

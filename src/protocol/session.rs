@@ -284,10 +284,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 self.statements.get_mut(id, "mysqld_stmt_reset")?.reset();
                 self.ok().await?
             }
-            COM_FIELD_LIST => {
-                // Deprecated since MySQL 5.7 and sent only by the CLI's auto-rehash: answered with no fields.
-                self.wire.field_list(&[], self.status).await.map_err(gone)?
-            }
+            COM_FIELD_LIST => self.field_list(body).await?,
             COM_STATISTICS => self.statistics().await?,
             COM_PROCESS_KILL => {
                 let id = statement_id(body, "COM_PROCESS_KILL")?;

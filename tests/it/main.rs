@@ -11,6 +11,7 @@ mod cli;
 mod daemons;
 mod differential;
 mod drivers;
+mod field_list;
 mod grammar;
 mod invariant;
 mod lifecycle;
