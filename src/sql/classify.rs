@@ -94,7 +94,7 @@ pub fn parse_and_route(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
     });
     let parsed = match tokens {
         Ok(tokens) => Parser::new(&MySqlDialect {})
-            .with_tokens_with_locations(tokens)
+            .with_tokens_with_locations(super::share_lock::normalize(tokens))
             .parse_statements(),
         Err(_) => Parser::parse_sql(&MySqlDialect {}, sql),
     };

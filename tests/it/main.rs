@@ -24,5 +24,6 @@ mod prepared;
 mod rows;
 mod scan;
 mod shapes;
+mod share_lock;
 mod system_schema;
 mod transactions;
