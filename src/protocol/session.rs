@@ -58,7 +58,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
                 .hello
                 .capabilities
                 .contains(CapabilityFlags::CLIENT_FOUND_ROWS);
-            let conn = state.backend.conn(found_rows).await?;
+            let conn = state.backend.session_conn(found_rows).await?;
             Ok::<_, crate::Error>((login, conn))
         }
         .await;
