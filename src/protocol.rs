@@ -9,6 +9,7 @@
 mod auth;
 mod change_user;
 mod chatter;
+mod connection;
 mod errors;
 mod field_list;
 mod login;
@@ -18,10 +19,12 @@ mod prepared;
 mod relay;
 mod rows;
 mod session;
+mod tls;
 mod twins;
 mod wire;
 
-pub use session::{refuse_over_limit, serve};
+pub use connection::{refuse_over_limit, serve};
+pub use tls::{acceptor as tls_acceptor, Error as TlsError};
 
 use crate::error::Kind;
 

@@ -26,4 +26,5 @@ mod scan;
 mod shapes;
 mod share_lock;
 mod system_schema;
+mod tls;
 mod transactions;
