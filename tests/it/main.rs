@@ -16,6 +16,7 @@ mod grammar;
 mod invariant;
 mod lifecycle;
 mod models;
+mod multi_results;
 mod packets;
 mod passthrough;
 mod plans;
