@@ -45,9 +45,11 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             return open(reader, wire, (state, id, salt), first, false, shutdown).await;
         };
         // An SSL request: the rest of the conversation, login included, runs over TLS on the same socket.
-        let tls = match acceptor.accept(stream).await {
-            Ok(tls) => tls,
-            Err(e) => return debug!(error = %e, "TLS handshake failed"),
+        // Bounded like the rest of the login, so a client that stalls here does not hold its connection slot.
+        let tls = match tokio::time::timeout(login::LOGIN_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => return debug!(error = %e, "TLS handshake failed"),
+            Err(_) => return debug!("no TLS handshake within the login timeout"),
         };
         let (read, write) = tokio::io::split(tls);
         let mut reader = PacketReader::new(read, limit);

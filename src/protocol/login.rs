@@ -15,7 +15,7 @@ use crate::config::User;
 use crate::state::State;
 
 /// How long a client may take to complete the login exchange.
-const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest first packet accepted: a handshake response (connection attributes included) is far smaller.
 const FIRST_PACKET_LIMIT: usize = 64 * 1024;
