@@ -78,6 +78,8 @@ pub struct Backend {
     found_rows_pool: Pool,
     engine: Engine,
     database: String,
+    /// How the pools connect, for the connections a client session opens of its own (`session_conn`).
+    opts: OptsBuilder,
 }
 
 impl Backend {
@@ -97,7 +99,7 @@ impl Backend {
             .stmt_cache_size(0)
             .prefer_socket(false);
         let pool = Pool::new(builder.clone());
-        let found_rows_pool = Pool::new(builder.client_found_rows(true));
+        let found_rows_pool = Pool::new(builder.clone().client_found_rows(true));
         let mut conn = pool
             .get_conn()
             .await
@@ -110,6 +112,7 @@ impl Backend {
             found_rows_pool,
             engine,
             database,
+            opts: builder,
         })
     }
 
@@ -142,6 +145,15 @@ impl Backend {
             &self.pool
         };
         Ok(pool.get_conn().await?)
+    }
+
+    /// A new connection for one client session, not taken from the pool: a session starts from the server's
+    /// global variables as they are when it connects, as a direct connection does, whereas a pooled connection
+    /// keeps the read-only session values it was opened with (`max_allowed_packet`, found by MariaDB's own
+    /// `func_str` test through the proxy after `SET GLOBAL max_allowed_packet`).
+    pub async fn session_conn(&self, found_rows: bool) -> Result<mysql_async::Conn, Error> {
+        let opts = self.opts.clone().client_found_rows(found_rows);
+        Ok(mysql_async::Conn::new(opts).await?)
     }
 
     /// Creates StarDust's fixed tables where missing.

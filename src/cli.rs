@@ -185,6 +185,8 @@ async fn serve(
     check_only: bool,
 ) -> Result<(), String> {
     let config = load_config(&path, listen, backend_url)?;
+    // The certificate and key are read now, so a bad file fails the check (and start-up) with its name.
+    stardust::protocol::tls_acceptor(&config).map_err(|e| e.to_string())?;
     if check_only {
         println!(
             "{}: valid ({} users, listening on {}, backend database '{}')",
@@ -235,6 +237,7 @@ async fn bind(listen: &str) -> Result<TcpListener, String> {
 }
 
 async fn connect(config: Config) -> Result<Arc<State>, String> {
+    let tls = stardust::protocol::tls_acceptor(&config).map_err(|e| e.to_string())?;
     let backend = Backend::connect(&config.backend_url, config.max_connections + 8)
         .await
         .map_err(|e| e.to_string())?;
@@ -247,7 +250,7 @@ async fn connect(config: Config) -> Result<Arc<State>, String> {
         .await
         .map_err(|e| format!("bringing pages to the page invariant failed: {e}"))?;
     tracing::info!(engine = %backend.engine(), database = backend.database(), "backend ready");
-    Ok(Arc::new(State::new(config, backend)))
+    Ok(Arc::new(State::new(config, backend).with_tls(tls)))
 }
 
 pub async fn serve_on(

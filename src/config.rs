@@ -42,6 +42,12 @@ pub struct Config {
     /// `[liberator]`: sweeps and frees the slots of dropped fields (one instance at a time).
     #[serde(default)]
     pub liberator: Daemon,
+    /// PEM file of the certificate chain clients are offered TLS with; TLS is offered only with `tls_key`.
+    #[serde(default)]
+    pub tls_cert: Option<String>,
+    /// PEM file of the certificate's private key.
+    #[serde(default)]
+    pub tls_key: Option<String>,
 }
 
 /// One daemon's switch and pace.
@@ -84,6 +90,9 @@ pub struct User {
     /// read the JSON payload instead of being refused.
     #[serde(default)]
     pub allow_scan: bool,
+    /// Whether this login is refused (1045) on a connection without TLS.
+    #[serde(default)]
+    pub require_tls: bool,
 }
 
 /// What a user may do, derived from the `[[users]]` entry.
@@ -153,6 +162,8 @@ impl Config {
             watcher: Daemon::default(),
             reconciler: Daemon::default(),
             liberator: Daemon::default(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 
@@ -241,6 +252,16 @@ impl Config {
         if self.max_allowed_packet < 1024 {
             problems.push("max_allowed_packet must be at least 1024 bytes".to_string());
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                problems.push("tls_cert is set without tls_key: set both, or neither".to_string())
+            }
+            (None, Some(_)) => {
+                problems.push("tls_key is set without tls_cert: set both, or neither".to_string())
+            }
+            _ => {}
+        }
+        let tls = self.tls_cert.is_some() && self.tls_key.is_some();
         let mut seen = std::collections::HashSet::new();
         for (i, user) in self.users.iter().enumerate() {
             let at = format!("users[{i}] ({:?})", user.name);
@@ -261,6 +282,11 @@ impl Config {
                     problems.push(format!("{at}: tenant ids start at 1"));
                 }
                 _ => {}
+            }
+            if user.require_tls && !tls {
+                problems.push(format!(
+                    "{at}: require_tls = true, but the proxy offers no TLS: set tls_cert and tls_key"
+                ));
             }
         }
         if problems.is_empty() {

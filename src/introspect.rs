@@ -8,6 +8,7 @@
 mod column;
 mod constraints;
 mod create;
+mod field_list;
 #[cfg(test)]
 mod fixture;
 mod index;
@@ -20,6 +21,7 @@ mod types;
 pub use column::{columns, Key, VirtualColumn};
 pub use constraints::{information_schema_key_column_usage, information_schema_table_constraints};
 pub use create::show_create_table;
+pub use field_list::field_list_default;
 pub use index::{information_schema_statistics, show_index};
 pub use like::like;
 pub use schema::{information_schema_columns, information_schema_tables};

@@ -7,8 +7,11 @@
 //! relay the backend's column definitions or status flags. See `docs/architecture.md`.
 
 mod auth;
+mod change_user;
 mod chatter;
+mod connection;
 mod errors;
+mod field_list;
 mod login;
 mod models;
 mod packet;
@@ -16,11 +19,13 @@ mod prepared;
 mod relay;
 mod rows;
 mod session;
+mod tls;
 mod twins;
 mod wire;
 mod writes;
 
-pub use session::{refuse_over_limit, serve};
+pub use connection::{refuse_over_limit, serve};
+pub use tls::{acceptor as tls_acceptor, Error as TlsError};
 
 /// The protocol layer's own failures: what the client sent, or who it is. They live beside the crate error so
 /// that `error` need not import `protocol`; here they are simply `Error`.

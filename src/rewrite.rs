@@ -5,6 +5,7 @@ pub mod information_schema;
 pub mod plans;
 pub mod select;
 pub mod shape;
+pub mod share_lock;
 pub mod system_schema;
 pub mod twin;
 

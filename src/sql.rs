@@ -6,6 +6,7 @@ mod labels;
 pub mod names;
 mod policy;
 pub mod scan;
+mod share_lock;
 mod show;
 
 pub use bind::{bind, placeholders};

@@ -22,6 +22,8 @@ pub struct State {
     pub plans: crate::rewrite::plans::Plans,
     /// When the proxy started, for COM_STATISTICS.
     pub started: std::time::Instant,
+    /// Offered to clients that ask for TLS (`tls_cert`, `tls_key`); `None` when not configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     next_connection_id: AtomicU32,
 }
 
@@ -41,8 +43,15 @@ impl State {
             sessions: Sessions::default(),
             plans,
             started: std::time::Instant::now(),
+            tls: None,
             next_connection_id: AtomicU32::new(1),
         }
+    }
+
+    /// The same state offering TLS with `acceptor` (`protocol::tls_acceptor` builds it from the configuration).
+    pub fn with_tls(mut self, acceptor: Option<tokio_rustls::TlsAcceptor>) -> State {
+        self.tls = acceptor;
+        self
     }
 
     /// A proxy-wide unique connection id (never 0).
@@ -77,6 +86,13 @@ impl Sessions {
     pub fn register(&self, id: u32, handle: SessionHandle) -> Registration<'_> {
         self.lock().insert(id, handle);
         Registration { sessions: self, id }
+    }
+
+    /// A session logged in again as another user (COM_CHANGE_USER): `KILL` and the processlist follow it.
+    pub fn rename(&self, id: u32, user: &str) {
+        if let Some(handle) = self.lock().get_mut(&id) {
+            handle.user = user.to_string();
+        }
     }
 
     pub fn get(&self, id: u32) -> Option<SessionHandle> {

@@ -103,6 +103,7 @@ fn dev_config(listen: &str, backend_url: String) -> Config {
         tenant,
         admin: tenant.is_none(),
         allow_scan: false,
+        require_tls: false,
     };
     let mut config = Config::new(&backend_url);
     config.listen = listen.to_string();

@@ -13,7 +13,7 @@ pub fn data_type(column_type: &str) -> String {
 }
 
 /// The numbers in the type's parentheses: `decimal(10,2)` → `[10, 2]`; empty when there are none.
-fn arguments(column_type: &str) -> Vec<u64> {
+pub(super) fn arguments(column_type: &str) -> Vec<u64> {
     let Some((_, rest)) = column_type.split_once('(') else {
         return Vec::new();
     };

@@ -13,7 +13,8 @@ pub const CACHING_SHA2_PASSWORD: &str = "caching_sha2_password";
 /// caching_sha2_password's "fast authentication succeeded" (an AuthMoreData packet).
 pub const FAST_AUTH_SUCCESS: [u8; 2] = [0x01, 0x03];
 
-/// What the proxy offers. No SSL, compression, LOCAL INFILE or session tracking yet.
+/// What the proxy offers, TLS aside (`greeting` adds CLIENT_SSL when it is configured). No compression, LOCAL
+/// INFILE or session tracking.
 pub fn server_capabilities() -> CapabilityFlags {
     CapabilityFlags::CLIENT_LONG_PASSWORD
         | CapabilityFlags::CLIENT_FOUND_ROWS
@@ -47,8 +48,17 @@ pub fn new_salt() -> [u8; 20] {
 }
 
 /// The initial handshake packet (protocol version 10).
-pub fn greeting(version: &str, connection_id: u32, salt: &[u8; 20], collation: u8) -> Vec<u8> {
-    let caps = server_capabilities().bits();
+pub fn greeting(
+    version: &str,
+    connection_id: u32,
+    salt: &[u8; 20],
+    collation: u8,
+    tls: bool,
+) -> Vec<u8> {
+    let mut caps = server_capabilities().bits();
+    if tls {
+        caps |= CapabilityFlags::CLIENT_SSL.bits();
+    }
     let mut buf = Vec::with_capacity(96);
     buf.push(10);
     buf.extend_from_slice(version.as_bytes());
@@ -80,7 +90,7 @@ pub struct ClientHello {
     pub auth_response: Vec<u8>,
 }
 
-/// Whether a handshake response (or SSL request) sets CLIENT_SSL, which the proxy does not offer yet.
+/// Whether a handshake response (or SSL request) sets CLIENT_SSL.
 pub fn asks_for_tls(payload: &[u8]) -> bool {
     payload
         .get(..4)

@@ -274,6 +274,13 @@ pub(super) fn native_column(
     Some(column(model, index, database))
 }
 
+/// Every column of the model's table, in order, as the native table's `SELECT *` describes them.
+pub(super) fn model_columns(model: &Model, database: &str) -> Vec<Column> {
+    (0..model.fields.len() + 3)
+        .map(|index| column(model, index, database))
+        .collect()
+}
+
 /// Column `index` of the model's table: `id`, the fields in order, `created_at`, `updated_at`.
 fn column(model: &Model, index: usize, database: &str) -> Column {
     let table = model.table_name();

@@ -66,7 +66,9 @@ pub async fn stream<P: Protocol, W: AsyncWrite + Unpin>(
                 Last::Ok(outcome)
             }
         };
-        if result.is_empty() {
+        // Another result is pending while the driver holds its metadata. (`is_empty` would say no more for a
+        // final OK result, whose packet no longer sets MORE_RESULTS_EXISTS, and it would be lost.)
+        if result.columns().is_none() {
             // An error in a later statement of a batch waits inside the driver until asked for.
             return match result.next().await {
                 Ok(_) => Ok(last),

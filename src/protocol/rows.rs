@@ -207,7 +207,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .map(|source| source.as_ref().and_then(|s| native_column(s, &home)))
             .collect();
         Ok(Rewritten {
-            text: statement.to_string(),
+            text: crate::rewrite::share_lock::print(&statement),
             overrides,
             settled: !sources.is_empty() && sources.iter().all(Option::is_some),
             sources,

@@ -1,26 +1,24 @@
-//! One client connection: login, then the command loop. `Session::query` shows a statement's whole path.
+//! One client session: the command loop. `Session::query` shows a statement's whole path.
 
 use std::sync::Arc;
 
-use mysql_async::consts::{CapabilityFlags, ColumnType, StatusFlags};
+use mysql_async::consts::{ColumnType, StatusFlags};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Column, Conn, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::field::Empty;
-use tracing::{debug, info_span, warn, Instrument};
+use tracing::{debug, warn, Instrument};
 
 use super::chatter::{self, Chatter};
-use super::login::login;
-use super::packet::{PacketReader, PacketWriter, ReadError};
+use super::packet::{PacketReader, ReadError};
 use super::prepared::{statement_id, Backing, Statements};
 use super::relay::{self, gone, Encoding};
 use super::wire::{text_column, Outcome, Wire};
 use super::{write_error, Error};
 use crate::config::{Role, User};
 use crate::sql::{self, Route};
-use crate::state::{SessionHandle, State};
+use crate::state::State;
 
 const COM_QUIT: u8 = 0x01;
 const COM_INIT_DB: u8 = 0x02;
@@ -39,90 +37,8 @@ const COM_SET_OPTION: u8 = 0x1B;
 const COM_STMT_FETCH: u8 = 0x1C;
 const COM_RESET_CONNECTION: u8 = 0x1F;
 
-/// Serves one client connection until it quits, is killed, or the proxy shuts down.
-pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationToken) {
-    let id = state.next_connection_id();
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let span = info_span!("connection", id, %peer, user = Empty);
-    async move {
-        let _ = stream.set_nodelay(true);
-        let (read, write) = stream.into_split();
-        let mut reader = PacketReader::new(read, state.config.max_allowed_packet);
-        let mut wire = Wire::new(PacketWriter::new(write));
-        let opened = async {
-            let login = login(&mut reader, &mut wire, &state, id).await?;
-            let found_rows = login
-                .hello
-                .capabilities
-                .contains(CapabilityFlags::CLIENT_FOUND_ROWS);
-            let conn = state.backend.conn(found_rows).await?;
-            Ok::<_, crate::Error>((login, conn))
-        }
-        .await;
-        let (login, conn) = match opened {
-            Ok(opened) => opened,
-            Err(e) => return refuse(&mut wire, &e).await,
-        };
-        tracing::Span::current().record("user", login.user.name.as_str());
-        let mut session = Session {
-            id,
-            state: state.clone(),
-            user: login.user,
-            conn,
-            reader,
-            wire,
-            statements: Statements::default(),
-            database: None,
-            tenant: None,
-            status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
-            cancel: CancellationToken::new(),
-            shadows: crate::write::Shadows::default(),
-            twins: super::twins::Twins::default(),
-            warnings: None,
-            allow_scan: false,
-        };
-        session.allow_scan = session.user.allow_scan;
-        if let Err(e) = session
-            .start(login.hello.database.as_deref(), login.hello.collation)
-            .await
-        {
-            return refuse(&mut session.wire, &e).await;
-        }
-        let _registered = state.sessions.register(
-            id,
-            SessionHandle {
-                user: session.user.name.clone(),
-                backend_thread: session.conn.id(),
-                cancel: session.cancel.clone(),
-            },
-        );
-        session.run(shutdown).await;
-    }
-    .instrument(span)
-    .await
-}
-
-/// Answers a connection over the limit with ER_CON_COUNT_ERROR instead of a greeting, as MySQL does.
-pub async fn refuse_over_limit(stream: TcpStream, max: usize) {
-    let (_, write) = stream.into_split();
-    let mut wire = Wire::new(PacketWriter::new(write));
-    refuse(&mut wire, &Error::TooManyConnections(max).into()).await;
-}
-
-/// Reports a failed login or session start and lets the connection close.
-async fn refuse<W: AsyncWrite + Unpin>(wire: &mut Wire<W>, error: &crate::Error) {
-    debug!(error = %error, "connection refused");
-    if !matches!(error, crate::Error::Client(Error::ClientGone(_))) {
-        let _ = write_error(wire, error).await;
-        let _ = wire.flush().await;
-    }
-}
-
 /// The character set to set on the backend when the client's differs from the backend session's utf8mb4.
-fn client_charset(collation: u8) -> Option<String> {
+pub(super) fn client_charset(collation: u8) -> Option<String> {
     use mysql_common::collations::{Collation, CollationId};
     let charset = Collation::from(CollationId::from(u16::from(collation)))
         .charset()
@@ -140,16 +56,16 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     pub(super) state: Arc<State>,
     pub(super) user: User,
     pub(super) conn: Conn,
-    reader: PacketReader<R>,
+    pub(super) reader: PacketReader<R>,
     pub(super) wire: Wire<W>,
     pub(super) statements: Statements,
-    database: Option<String>,
+    pub(super) database: Option<String>,
     /// The tenant an admin acts for (`SET stardust_tenant`); a tenant login's is fixed by its role.
     pub(super) tenant: Option<u64>,
     /// The backend session's status flags as of its last reply.
     pub(super) status: StatusFlags,
     /// Cancelled by `KILL CONNECTION` from another session.
-    cancel: CancellationToken,
+    pub(super) cancel: CancellationToken,
     /// `SET stardust_allow_scan = 1`: filters on unindexed model fields may scan the JSON.
     pub(super) allow_scan: bool,
     /// The write path's temporary shadow tables on this session's backend connection.
@@ -159,14 +75,18 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     /// What `SHOW WARNINGS` lists when the backend's own list would be wrong: the warnings or error of a model
     /// write (`keep_warnings`), or the proxy's own refusal (`keep_refusal`).
     pub(super) warnings: Option<crate::write::Warnings>,
+    /// The greeting's scramble, which COM_CHANGE_USER answers against.
+    pub(super) salt: [u8; 20],
+    /// The client's connection collation, from its handshake or its last COM_CHANGE_USER.
+    pub(super) collation: u8,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// Selects the client's database (or the home database), matches its character set, and says OK.
-    async fn start(&mut self, database: Option<&str>, collation: u8) -> Result<(), crate::Error> {
+    pub(super) async fn start(&mut self, database: Option<&str>) -> Result<(), crate::Error> {
         let home = self.state.backend.database().to_string();
         self.switch_database(database.unwrap_or(&home)).await?;
-        if let Some(charset) = client_charset(collation) {
+        if let Some(charset) = client_charset(self.collation) {
             let set_names = format!("SET NAMES {}", sql::quote_identifier(&charset));
             self.conn.query_drop(set_names).await?;
         }
@@ -175,7 +95,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Ok(())
     }
 
-    async fn run(&mut self, shutdown: CancellationToken) {
+    pub(super) async fn run(&mut self, shutdown: CancellationToken) {
         loop {
             let next = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -281,10 +201,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 self.statements.get_mut(id, "mysqld_stmt_reset")?.reset();
                 self.ok().await?
             }
-            COM_FIELD_LIST => {
-                // Deprecated since MySQL 5.7 and sent only by the CLI's auto-rehash: answered with no fields.
-                self.wire.field_list(&[], self.status).await.map_err(gone)?
-            }
+            COM_FIELD_LIST => self.field_list(body).await?,
             COM_STATISTICS => self.statistics().await?,
             COM_PROCESS_KILL => {
                 let id = statement_id(body, "COM_PROCESS_KILL")?;
@@ -292,13 +209,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             COM_SET_OPTION => self.wire.end_rows(0, self.status).await.map_err(gone)?,
             COM_RESET_CONNECTION => self.reset().await?,
-            COM_CHANGE_USER => {
-                return Err(Error::Unsupported(
-                    "COM_CHANGE_USER is not supported by StarDust: open a new connection as the other user"
-                        .to_string(),
-                )
-                .into())
-            }
+            COM_CHANGE_USER => self.change_user(body).await?,
             COM_STMT_FETCH => {
                 return Err(Error::Unsupported(
                     "COM_STMT_FETCH is not supported by StarDust: execute without a server-side cursor \
@@ -485,7 +396,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.ok().await
     }
 
-    async fn switch_database(&mut self, database: &str) -> Result<(), crate::Error> {
+    pub(super) async fn switch_database(&mut self, database: &str) -> Result<(), crate::Error> {
         let home = self.state.backend.database();
         if matches!(self.user.role(), Role::Tenant(_)) && database != home {
             return Err(sql::Error::DatabaseDenied {
@@ -540,23 +451,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if !query_only {
             handle.cancel.cancel();
         }
-        self.ok().await
-    }
-
-    /// COM_RESET_CONNECTION: the backend session is reset and the proxy's session state with it.
-    async fn reset(&mut self) -> Result<(), crate::Error> {
-        self.conn.reset().await?;
-        self.statements.clear();
-        self.shadows.clear();
-        self.twins.clear();
-        self.tenant = None;
-        self.allow_scan = self.user.allow_scan;
-        self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
-        let database = self
-            .database
-            .clone()
-            .unwrap_or_else(|| self.state.backend.database().to_string());
-        self.switch_database(&database).await?;
         self.ok().await
     }
 

@@ -144,11 +144,19 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
     /// COM_FIELD_LIST always ends with an EOF packet, whatever the capabilities.
     pub async fn field_list(
         &mut self,
-        columns: &[Column],
+        fields: &[(Column, Option<String>)],
         status: StatusFlags,
     ) -> std::io::Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
-        self.column_definitions(columns, &mut buf).await?;
+        for (column, default) in fields {
+            buf.clear();
+            put_column(&mut buf, column);
+            match default {
+                Some(value) => buf.put_lenenc_str(value.as_bytes()),
+                None => buf.push(0xFB),
+            }
+            self.writer.write(&buf).await?;
+        }
         self.scratch = buf;
         self.eof(0, status).await
     }

@@ -100,6 +100,8 @@ pub fn probe(statement: &Statement, scope: Scope<'_>) -> Option<Probe> {
     if twins.models.is_empty() {
         return None;
     }
+    // Locking changes no result type, and a shared lock would print as `FOR SHARE`, which MariaDB does not read.
+    query.locks.clear();
     Some(Probe {
         statement: Statement::Query(query),
         models: twins.models,

@@ -94,7 +94,7 @@ pub fn parse_and_route(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
     });
     let parsed = match tokens {
         Ok(tokens) => Parser::new(&MySqlDialect {})
-            .with_tokens_with_locations(tokens)
+            .with_tokens_with_locations(super::share_lock::normalize(tokens))
             .parse_statements(),
         Err(_) => Parser::parse_sql(&MySqlDialect {}, sql),
     };
@@ -141,7 +141,12 @@ pub fn parse_and_route(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
         routes.push(route(statement, &tables, ctx, sql)?);
     }
     match routes.as_slice() {
-        [] => Err(Error::Empty),
+        // Nothing but comments: the backend answers an admin's (OK, or "Query was empty" for a bare `;`); a
+        // tenant's text is never sent unread, and gets "Query was empty".
+        [] => match ctx.role {
+            Role::Admin => Ok(Route::Forward),
+            Role::Tenant(_) => Err(Error::Empty),
+        },
         [_] => Ok(routes.remove(0)),
         many if many.iter().all(|r| *r == Route::Forward) => Ok(Route::Forward),
         _ => Err(Error::NotSupported(
@@ -522,6 +527,15 @@ mod tests {
             Ok(Route::ShowDatabases)
         );
         assert_eq!(classify("SHOW DATABASES", &ADMIN), Ok(Route::Forward));
+    }
+
+    #[test]
+    fn a_text_of_comments_only_goes_to_the_backend_for_admins_alone() {
+        for text in ["/* line with only comment */", "-- a comment\n", ";"] {
+            assert_eq!(classify(text, &ADMIN), Ok(Route::Forward), "{text}");
+            assert_eq!(parse_and_route(text, &ADMIN), Ok(Route::Forward), "{text}");
+            assert_eq!(parse_and_route(text, &TENANT), Err(Error::Empty), "{text}");
+        }
     }
 
     #[test]

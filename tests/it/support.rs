@@ -82,6 +82,7 @@ pub fn users() -> Vec<User> {
         tenant,
         admin: tenant.is_none(),
         allow_scan: false,
+        require_tls: false,
     };
     vec![
         user(ADMIN, None),
@@ -116,7 +117,9 @@ impl Proxy {
             .expect("page invariant");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
-        let state = Arc::new(State::new(config, backend));
+        let tls =
+            stardust::protocol::tls_acceptor(&config).expect("the TLS certificate and key load");
+        let state = Arc::new(State::new(config, backend).with_tls(tls));
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(server::run(listener, state.clone(), shutdown.clone()));
         Proxy {
