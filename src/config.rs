@@ -42,6 +42,41 @@ pub struct Config {
     /// `[liberator]`: sweeps and frees the slots of dropped fields (one instance at a time).
     #[serde(default)]
     pub liberator: Daemon,
+    /// `[jobs]`: import and export jobs and their artifact files.
+    #[serde(default)]
+    pub jobs: Jobs,
+}
+
+/// Import and export jobs: where their artifacts live, leases, caps and retention.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Jobs {
+    /// Where import payloads and export files are written; every proxy and CLI sharing a backend must see the
+    /// same directory (a shared volume when they run on several hosts).
+    pub artifact_dir: std::path::PathBuf,
+    /// A claimed job whose heartbeat is older than this is taken over by another worker.
+    pub lease_secs: u64,
+    /// Most pending and running export jobs per tenant.
+    pub active_per_tenant: u64,
+    /// Largest export file, in bytes.
+    pub artifact_max_bytes: u64,
+    /// Seconds a finished export's file is kept.
+    pub artifact_ttl_secs: u64,
+    /// Exports are not started while the artifact directory's file system has less than this percentage free.
+    pub low_disk_percent: u8,
+}
+
+impl Default for Jobs {
+    fn default() -> Jobs {
+        Jobs {
+            artifact_dir: std::env::temp_dir().join("stardust"),
+            lease_secs: 30,
+            active_per_tenant: 3,
+            artifact_max_bytes: 5 * 1024 * 1024 * 1024,
+            artifact_ttl_secs: 86_400,
+            low_disk_percent: 10,
+        }
+    }
 }
 
 /// One daemon's switch and pace.
@@ -153,6 +188,7 @@ impl Config {
             watcher: Daemon::default(),
             reconciler: Daemon::default(),
             liberator: Daemon::default(),
+            jobs: Jobs::default(),
         }
     }
 
@@ -237,6 +273,15 @@ impl Config {
                     daemon.chunk_size
                 ));
             }
+        }
+        if self.jobs.lease_secs == 0 || self.jobs.active_per_tenant == 0 {
+            problems.push("[jobs] lease_secs and active_per_tenant must be at least 1".to_string());
+        }
+        if self.jobs.low_disk_percent > 99 {
+            problems.push("[jobs] low_disk_percent must be between 0 and 99".to_string());
+        }
+        if self.jobs.artifact_dir.as_os_str().is_empty() {
+            problems.push("[jobs] artifact_dir is empty".to_string());
         }
         if self.max_allowed_packet < 1024 {
             problems.push("max_allowed_packet must be at least 1024 bytes".to_string());
