@@ -246,6 +246,10 @@ async fn connect(config: Config) -> Result<Arc<State>, String> {
     stardust::verify::invariant::establish(&backend)
         .await
         .map_err(|e| format!("bringing pages to the page invariant failed: {e}"))?;
+    // A crash may have left temp files, orphans, or jobs whose files are gone: settle that before serving.
+    stardust::jobs::repair::repair(&backend, &config.jobs.artifact_dir)
+        .await
+        .map_err(|e| format!("repairing the artifact directory failed: {e}"))?;
     tracing::info!(engine = %backend.engine(), database = backend.database(), "backend ready");
     Ok(Arc::new(State::new(config, backend)))
 }
