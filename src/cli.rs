@@ -2,6 +2,9 @@
 #![allow(clippy::print_stdout)]
 
 mod dev;
+mod import;
+mod jobs;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,6 +71,10 @@ enum Command {
         #[command(subcommand)]
         action: Dlq,
     },
+    /// Load rows from NDJSON, CSV or a JSON array into a model, as a background job a running `serve` does.
+    Import(import::Args),
+    /// A tenant's import and export jobs, or one followed to its end (`--wait ID`).
+    Jobs(jobs::Args),
     /// Create StarDust's tables in a backend database where missing; changes nothing that exists.
     Bootstrap {
         /// The TOML configuration file (its backend_url is used).
@@ -140,6 +147,8 @@ pub fn main() -> ExitCode {
                 backend_url,
             } => bootstrap(config, backend_url).await,
             Command::Verify { target } => verify(target).await,
+            Command::Import(args) => import::run(args).await,
+            Command::Jobs(args) => jobs::run(args).await,
             Command::Repair { target } => repair(target).await,
             Command::Dlq {
                 action: Dlq::Replay { target, id, reason },
@@ -297,15 +306,30 @@ async fn maintenance(target: &mut Target) -> Result<(Backend, stardust::verify::
 }
 
 async fn verify(mut target: Target) -> Result<(), String> {
+    let dir = match &target.config {
+        Some(path) => load_config(path, None, None)?.jobs.artifact_dir,
+        None => stardust::config::Jobs::default().artifact_dir,
+    };
     let (backend, filter) = maintenance(&mut target).await?;
     let report = stardust::verify::verify(&backend, &filter)
         .await
         .map_err(|e| e.to_string())?;
+    let artifacts = stardust::jobs::repair::inspect(&backend, &dir)
+        .await
+        .map_err(|e| e.to_string())?;
     backend.close().await;
+    let mut printed = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+    printed["artifacts"] = serde_json::to_value(&artifacts).map_err(|e| e.to_string())?;
     println!(
         "{}",
-        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        serde_json::to_string_pretty(&printed).map_err(|e| e.to_string())?
     );
+    if !artifacts.problems.is_empty() {
+        return Err(format!(
+            "{} jobs' artifacts are missing or corrupt (see \"artifacts\"); `stardust serve` marks those jobs failed at start-up",
+            artifacts.problems.len()
+        ));
+    }
     if report.drift > 0 {
         return Err(format!(
             "{} slot values differ from the JSON; `stardust repair` re-projects them",

@@ -12,6 +12,7 @@ mod differential;
 mod drivers;
 mod grammar;
 mod invariant;
+mod jobs;
 mod lifecycle;
 mod models;
 mod packets;
