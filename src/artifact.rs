@@ -71,7 +71,12 @@ pub struct Writer {
     bytes: u64,
     rows: u64,
     cap: Option<u64>,
+    /// A resumable partial (an export's) stays on disk when the writer is dropped: the job resumes from it.
+    keep: bool,
 }
+
+/// Resumable partial files end with this; their names start with a dot.
+const PARTIAL_SUFFIX: &str = ".partial";
 
 impl Writer {
     /// Starts `dir/name` as a temp file beside it (created exclusively, readable by the owner only).
@@ -97,7 +102,84 @@ impl Writer {
             bytes: 0,
             rows: 0,
             cap,
+            keep: false,
         })
+    }
+
+    /// Starts a resumable partial `dir/partial` (a dot name ending `.partial`) that [`Writer::finish`] publishes
+    /// as `dir/name`. With `prefix`, the first bytes of an earlier partial are copied in (and hashed) first: that
+    /// much of it was durable and recorded, and the job goes on from there. The partial survives a drop; a crash
+    /// leaves it for the next claim, [`Writer::abort`] removes it.
+    pub fn partial(
+        dir: &Path,
+        partial: &str,
+        name: &str,
+        cap: Option<u64>,
+        prefix: Option<(&Path, u64, u64)>,
+    ) -> Result<Writer, Error> {
+        check_name(name)?;
+        if !partial.starts_with('.') || !partial.ends_with(PARTIAL_SUFFIX) || partial.contains('/')
+        {
+            return Err(Error::Name(partial.to_string()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let temp = dir.join(partial);
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&temp).map_err(|e| Error::io(&temp, e))?;
+        let mut writer = Writer {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            temp,
+            file: Some(BufWriter::with_capacity(BUFFER, file)),
+            hasher: Sha256::new(),
+            bytes: 0,
+            rows: 0,
+            cap,
+            keep: true,
+        };
+        if let Some((from, bytes, rows)) = prefix {
+            let source = File::open(from).map_err(|e| Error::io(from, e))?;
+            let mut limited = source.take(bytes);
+            let mut buffer = vec![0u8; BUFFER];
+            loop {
+                let n = limited.read(&mut buffer).map_err(|e| Error::io(from, e))?;
+                if n == 0 {
+                    break;
+                }
+                writer.write(&buffer[..n])?;
+            }
+            if writer.bytes != bytes {
+                return Err(Error::io(
+                    from,
+                    std::io::Error::new(
+                        ErrorKind::UnexpectedEof,
+                        format!("{} bytes, {bytes} recorded", writer.bytes),
+                    ),
+                ));
+            }
+            writer.rows = rows;
+        }
+        Ok(writer)
+    }
+
+    /// Makes what was written so far durable (a resumable partial's checkpoint); returns the bytes written.
+    pub fn sync(&mut self) -> Result<u64, Error> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(Error::io(&self.temp, ErrorKind::BrokenPipe.into()));
+        };
+        file.flush().map_err(|e| Error::io(&self.temp, e))?;
+        file.get_ref()
+            .sync_data()
+            .map_err(|e| Error::io(&self.temp, e))?;
+        Ok(self.bytes)
+    }
+
+    /// Gives up: the file being written is removed, whatever kind it is.
+    pub fn abort(mut self) {
+        self.keep = false;
     }
 
     /// Appends bytes that are not a row (a header, a bracket).
@@ -125,6 +207,21 @@ impl Writer {
         self.write(bytes)?;
         self.rows += 1;
         Ok(())
+    }
+
+    /// Appends the bytes of `rows` rows at once.
+    pub fn write_rows(&mut self, bytes: &[u8], rows: u64) -> Result<(), Error> {
+        self.write(bytes)?;
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// The file name being written (a temp file or a resumable partial).
+    pub fn temp_name(&self) -> String {
+        self.temp
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     pub fn bytes(&self) -> u64 {
@@ -164,7 +261,7 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if self.file.take().is_some() && !self.keep {
             let _ = std::fs::remove_file(&self.temp);
         }
     }
@@ -286,8 +383,8 @@ pub struct Swept {
     pub orphans: Vec<String>,
 }
 
-/// Removes temp files whose writer is gone (its pid no longer runs here, or untouched for `grace`) and published
-/// files that no job refers to (`referenced` says no) untouched for `grace`. Call it holding the [`lock`].
+/// Removes temp files whose writer is gone (its pid no longer runs here, or untouched for `grace`), and resumable
+/// partials and published files that no job refers to (`referenced` says no) untouched for `grace`. Call it holding the [`lock`].
 pub fn sweep(
     dir: &Path,
     grace: Duration,
@@ -315,6 +412,11 @@ pub fn sweep(
         let stale = idle >= grace;
         if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
             if stale || !writer_alive(&name) {
+                remove_quietly(&entry.path());
+                swept.temps.push(name);
+            }
+        } else if name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX) {
+            if stale && !referenced(&name) {
                 remove_quietly(&entry.path());
                 swept.temps.push(name);
             }
@@ -353,127 +455,4 @@ fn writer_alive(temp: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
-    #[test]
-    fn a_finished_artifact_is_published_with_its_size_rows_and_checksum() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut writer = Writer::create(dir.path(), "export_1.csv", None).unwrap();
-        writer.write(b"a,b\r\n").unwrap();
-        writer.write_row(b"1,2\r\n").unwrap();
-        writer.write_row(b"3,4\r\n").unwrap();
-        assert_eq!(names(dir.path()).len(), 1);
-        assert!(
-            names(dir.path())[0].starts_with(".export_1.csv."),
-            "only a temp file while writing"
-        );
-        let durable = writer.finish().unwrap();
-        assert_eq!(names(dir.path()), vec!["export_1.csv".to_string()]);
-        assert_eq!(durable.bytes, 15);
-        assert_eq!(durable.rows, 2);
-        assert_eq!(
-            durable.sha256,
-            hex(&Sha256::digest(b"a,b\r\n1,2\r\n3,4\r\n"))
-        );
-        assert_eq!(
-            std::fs::read(&durable.path).unwrap(),
-            b"a,b\r\n1,2\r\n3,4\r\n"
-        );
-        assert_eq!(
-            check(dir.path(), "export_1.csv", 15, &durable.sha256).unwrap(),
-            Check::Intact
-        );
-    }
-
-    #[test]
-    fn an_abandoned_writer_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut writer = Writer::create(dir.path(), "import_1.ndjson", None).unwrap();
-        writer.write_row(b"{}\n").unwrap();
-        drop(writer);
-        assert!(names(dir.path()).is_empty());
-    }
-
-    #[test]
-    fn the_size_cap_stops_a_write_before_it_passes_the_cap() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut writer = Writer::create(dir.path(), "big.json", Some(10)).unwrap();
-        writer.write_row(b"[1,2,3,4,").unwrap();
-        let error = writer.write_row(b"5,6]").unwrap_err();
-        assert!(matches!(error, Error::TooLarge { cap: 10, .. }), "{error}");
-        drop(writer);
-        assert!(names(dir.path()).is_empty(), "no partial file is left");
-    }
-
-    #[test]
-    fn checks_find_missing_truncated_and_altered_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut writer = Writer::create(dir.path(), "a.csv", None).unwrap();
-        writer.write_row(b"x\r\n").unwrap();
-        let durable = writer.finish().unwrap();
-        assert_eq!(
-            check(dir.path(), "gone.csv", 3, &durable.sha256).unwrap(),
-            Check::Missing
-        );
-        std::fs::write(&durable.path, b"x\r").unwrap();
-        assert!(matches!(
-            check(dir.path(), "a.csv", 3, &durable.sha256).unwrap(),
-            Check::Corrupt(_)
-        ));
-        std::fs::write(&durable.path, b"y\r\n").unwrap();
-        assert!(matches!(
-            check(dir.path(), "a.csv", 3, &durable.sha256).unwrap(),
-            Check::Corrupt(_)
-        ));
-    }
-
-    #[test]
-    fn names_with_directories_or_leading_dots_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        for bad in ["../x.csv", "a/b.csv", ".hidden", ""] {
-            assert!(matches!(
-                Writer::create(dir.path(), bad, None),
-                Err(Error::Name(_))
-            ));
-        }
-    }
-
-    #[test]
-    fn the_sweep_removes_dead_writers_temp_files_and_old_orphans_only() {
-        let dir = tempfile::tempdir().unwrap();
-        // A temp file of a process that cannot exist (pid above the kernel's maximum), one of this process, a
-        // published file a job refers to, and one nobody refers to.
-        std::fs::write(dir.path().join(".x.csv.4294967295.abc.tmp"), b"partial").unwrap();
-        let mine = Writer::create(dir.path(), "mine.csv", None).unwrap();
-        std::fs::write(dir.path().join("kept.csv"), b"k").unwrap();
-        std::fs::write(dir.path().join("orphan.csv"), b"o").unwrap();
-        let _lock = lock(dir.path()).unwrap();
-        let swept = sweep(dir.path(), Duration::from_secs(3600), |n| n == "kept.csv").unwrap();
-        assert_eq!(swept.temps, vec![".x.csv.4294967295.abc.tmp".to_string()]);
-        assert!(
-            swept.orphans.is_empty(),
-            "orphans wait for the grace period"
-        );
-        let swept = sweep(dir.path(), Duration::ZERO, |n| n == "kept.csv").unwrap();
-        assert_eq!(swept.orphans, vec!["orphan.csv".to_string()]);
-        assert_eq!(
-            swept.temps.len(),
-            1,
-            "past the grace period, every temp file goes"
-        );
-        drop(mine);
-        let left = names(dir.path());
-        assert!(left.contains(&"kept.csv".to_string()), "{left:?}");
-        assert!(!left.contains(&"orphan.csv".to_string()), "{left:?}");
-    }
-}
+mod tests;

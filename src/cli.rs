@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout)]
 
 mod dev;
+mod export;
 mod import;
 mod jobs;
 mod progress;
@@ -73,6 +74,8 @@ enum Command {
     },
     /// Load rows from NDJSON, CSV or a JSON array into a model, as a background job a running `serve` does.
     Import(import::Args),
+    /// Export a tenant's `SELECT … FROM model_x [WHERE …]` as CSV or JSON, as a background job a running `serve` does.
+    Export(export::Args),
     /// A tenant's import and export jobs, or one followed to its end (`--wait ID`).
     Jobs(jobs::Args),
     /// Create StarDust's tables in a backend database where missing; changes nothing that exists.
@@ -148,6 +151,7 @@ pub fn main() -> ExitCode {
             } => bootstrap(config, backend_url).await,
             Command::Verify { target } => verify(target).await,
             Command::Import(args) => import::run(args).await,
+            Command::Export(args) => export::run(args).await,
             Command::Jobs(args) => jobs::run(args).await,
             Command::Repair { target } => repair(target).await,
             Command::Dlq {

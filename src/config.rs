@@ -42,6 +42,9 @@ pub struct Config {
     /// `[liberator]`: sweeps and frees the slots of dropped fields (one instance at a time).
     #[serde(default)]
     pub liberator: Daemon,
+    /// `[chronicler]`: runs export jobs (every instance); `chunk_size` is the rows per chunk.
+    #[serde(default)]
+    pub chronicler: Daemon,
     /// `[jobs]`: import and export jobs and their artifact files.
     #[serde(default)]
     pub jobs: Jobs,
@@ -188,6 +191,7 @@ impl Config {
             watcher: Daemon::default(),
             reconciler: Daemon::default(),
             liberator: Daemon::default(),
+            chronicler: Daemon::default(),
             jobs: Jobs::default(),
         }
     }
@@ -260,6 +264,7 @@ impl Config {
             ("watcher", self.watcher),
             ("reconciler", self.reconciler),
             ("liberator", self.liberator),
+            ("chronicler", self.chronicler),
         ] {
             if daemon.idle_max_secs == 0 || daemon.idle_max_secs > 3600 {
                 problems.push(format!(
@@ -277,8 +282,8 @@ impl Config {
         if self.jobs.lease_secs == 0 || self.jobs.active_per_tenant == 0 {
             problems.push("[jobs] lease_secs and active_per_tenant must be at least 1".to_string());
         }
-        if self.jobs.low_disk_percent > 99 {
-            problems.push("[jobs] low_disk_percent must be between 0 and 99".to_string());
+        if self.jobs.low_disk_percent > 100 {
+            problems.push("[jobs] low_disk_percent must be between 0 and 100".to_string());
         }
         if self.jobs.artifact_dir.as_os_str().is_empty() {
             problems.push("[jobs] artifact_dir is empty".to_string());

@@ -2,6 +2,7 @@
 //! that does one unit of work, backs off while idle, and stops promptly on shutdown.
 
 pub mod advisories;
+pub mod chronicler;
 pub mod importer;
 pub mod liberator;
 pub mod reconciler;
@@ -55,6 +56,22 @@ pub fn spawn(backend: &Backend, config: &Config, token: &CancellationToken, trac
             move || {
                 let importer = importer.clone();
                 async move { importer.tick().await }
+            },
+        ));
+    }
+    if config.chronicler.enabled {
+        let chronicler = chronicler::Chronicler::new(
+            backend.clone(),
+            &config.jobs,
+            config.chronicler.chunk_size,
+        );
+        tracker.spawn(run(
+            "chronicler",
+            idle(config.chronicler),
+            token.clone(),
+            move || {
+                let chronicler = chronicler.clone();
+                async move { chronicler.tick().await }
             },
         ));
     }

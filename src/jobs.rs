@@ -2,6 +2,7 @@
 //! rows in `stardust_import_jobs` / `stardust_export_jobs`, and what `stardust jobs` shows. The daemons run
 //! them (`daemons::importer`); the files they read and write are `artifact`s.
 
+pub mod export;
 pub mod import;
 pub mod payload;
 pub mod repair;
@@ -22,6 +23,17 @@ pub enum Error {
     NoSuchModel { tenant: u64, model: String },
     #[error("{0}")]
     Input(String),
+}
+
+impl Error {
+    pub fn kind(&self) -> crate::Kind {
+        match self {
+            Error::Artifact(_) => crate::Kind::Internal,
+            Error::Backend(e) => e.kind(),
+            Error::NoSuchModel { .. } => crate::Kind::NoSuchTable,
+            Error::Input(_) => crate::Kind::WrongArguments,
+        }
+    }
 }
 
 impl From<mysql_async::Error> for Error {

@@ -9,6 +9,7 @@
 mod auth;
 mod chatter;
 mod errors;
+mod jobs;
 mod login;
 mod models;
 mod packet;

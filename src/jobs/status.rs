@@ -19,7 +19,7 @@ pub struct Job {
     pub done: u64,
     /// Rows in all (imports), when known.
     pub total: Option<u64>,
-    /// Rows dead-lettered (imports).
+    /// Rows dead-lettered (imports) or skipped (exports).
     pub rejected: u64,
     pub failed_reason: Option<String>,
     pub artifact: Option<String>,
@@ -46,7 +46,7 @@ fn import(row: Row) -> Job {
         tenant: row.get(1).unwrap_or_default(),
         status: row.get(2).unwrap_or_default(),
         done: row.get(3).unwrap_or_default(),
-        total: row.get(4),
+        total: row.get::<Option<u64>, _>(4).flatten(),
         rejected: row.get(5).unwrap_or_default(),
         failed_reason: row.get(6).flatten(),
         artifact: row.get(7).flatten(),
@@ -55,12 +55,40 @@ fn import(row: Row) -> Job {
     }
 }
 
-/// The tenant's jobs, newest first.
+const EXPORTS: &str = "SELECT id, tenant_id, status, COALESCE(row_count, 0), NULL, skip_count, failed_reason, \
+    artifact_path, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(completed_at, '%Y-%m-%d %H:%i:%s') \
+    FROM stardust_export_jobs WHERE tenant_id = ?";
+
+fn export(row: Row) -> Job {
+    Job {
+        kind: "export",
+        ..import(row)
+    }
+}
+
+/// The tenant's jobs, imports then exports, newest first.
 pub async fn list(conn: &mut mysql_async::Conn, tenant: u64) -> Result<Vec<Job>, Error> {
     let rows: Vec<Row> = conn
         .exec(format!("{IMPORTS} ORDER BY id DESC LIMIT 100"), (tenant,))
         .await?;
-    Ok(rows.into_iter().map(import).collect())
+    let mut jobs: Vec<Job> = rows.into_iter().map(import).collect();
+    let rows: Vec<Row> = conn
+        .exec(format!("{EXPORTS} ORDER BY id DESC LIMIT 100"), (tenant,))
+        .await?;
+    jobs.extend(rows.into_iter().map(export));
+    Ok(jobs)
+}
+
+/// One of the tenant's export jobs; `None` if it has none of that id.
+pub async fn export_job(
+    conn: &mut mysql_async::Conn,
+    tenant: u64,
+    id: i64,
+) -> Result<Option<Job>, Error> {
+    let row: Option<Row> = conn
+        .exec_first(format!("{EXPORTS} AND id = ?"), (tenant, id))
+        .await?;
+    Ok(row.map(export))
 }
 
 /// One of the tenant's import jobs; `None` if it has none of that id.

@@ -10,6 +10,7 @@ mod cli;
 mod daemons;
 mod differential;
 mod drivers;
+mod exports;
 mod grammar;
 mod invariant;
 mod jobs;
