@@ -20,6 +20,15 @@ pub struct Args {
     /// Follow this job until it finishes; exit 1 if it fails.
     #[arg(long)]
     wait: Option<i64>,
+    /// Which kind of job `--wait` follows (imports and exports are numbered apart).
+    #[arg(long, value_enum, default_value = "import", requires = "wait")]
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Import,
+    Export,
 }
 
 /// How often `--wait` looks at the job row.
@@ -32,7 +41,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut conn = backend.conn(false).await.map_err(|e| e.to_string())?;
     let result = match args.wait {
-        Some(id) => wait(&mut conn, args.tenant, id).await,
+        Some(id) => follow(&mut conn, args.tenant, id, args.kind).await,
         None => list(&mut conn, args.tenant).await,
     };
     drop(conn);
@@ -64,13 +73,28 @@ async fn list(conn: &mut mysql_async::Conn, tenant: u64) -> Result<(), String> {
 
 /// Follows an import job to its end with a progress bar; prints the finished job as JSON.
 pub async fn wait(conn: &mut mysql_async::Conn, tenant: u64, id: i64) -> Result<(), String> {
+    follow(conn, tenant, id, Kind::Import).await
+}
+
+async fn follow(
+    conn: &mut mysql_async::Conn,
+    tenant: u64,
+    id: i64,
+    kind: Kind,
+) -> Result<(), String> {
+    let (name, label) = match kind {
+        Kind::Import => ("import", "import: loading"),
+        Kind::Export => ("export", "export: writing"),
+    };
     let mut progress: Option<Progress> = None;
     loop {
-        let job = status::import_job(conn, tenant, id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("tenant {tenant} has no import job {id}"))?;
-        let bar = progress.get_or_insert_with(|| Progress::new("import: loading", job.total));
+        let job = match kind {
+            Kind::Import => status::import_job(conn, tenant, id).await,
+            Kind::Export => status::export_job(conn, tenant, id).await,
+        }
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("tenant {tenant} has no {name} job {id}"))?;
+        let bar = progress.get_or_insert_with(|| Progress::new(label, job.total));
         bar.update(job.done, job.done);
         if job.finished() {
             if let Some(bar) = progress.take() {
@@ -82,7 +106,7 @@ pub async fn wait(conn: &mut mysql_async::Conn, tenant: u64, id: i64) -> Result<
             );
             if job.status == "failed" {
                 return Err(format!(
-                    "import job {id} failed: {}",
+                    "{name} job {id} failed: {}",
                     job.failed_reason.as_deref().unwrap_or("unknown")
                 ));
             }

@@ -36,7 +36,8 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
-/// Checks the artifact of every job that still needs one (pending and running imports) against its manifest.
+/// Checks the artifact of every job that still needs one (pending and running imports, completed exports)
+/// against the size and checksum its row recorded.
 pub async fn inspect(backend: &Backend, dir: &Path) -> Result<Report, Error> {
     let mut conn = backend.conn(false).await?;
     let rows: Vec<(i64, u64, String, Option<String>)> = conn
@@ -72,6 +73,35 @@ pub async fn inspect(backend: &Backend, dir: &Path) -> Result<Report, Error> {
             detail,
         });
     }
+    let exports: Vec<(i64, u64, String, Option<u64>, Option<String>)> = conn
+        .query(
+            "SELECT id, tenant_id, artifact_path, artifact_bytes, artifact_sha256 FROM stardust_export_jobs \
+             WHERE status = 'completed' AND artifact_path IS NOT NULL ORDER BY id",
+        )
+        .await?;
+    for (job, tenant, name, bytes, sha) in exports {
+        let (dir, file) = (dir.to_path_buf(), name.clone());
+        let (bytes, sha) = (bytes.unwrap_or(0), sha.unwrap_or_default());
+        let checked =
+            tokio::task::spawn_blocking(move || artifact::check(&dir, &file, bytes, &sha))
+                .await
+                .map_err(|e| Error::Input(e.to_string()))?;
+        report.checked += 1;
+        let (reason, detail) = match checked {
+            Ok(Check::Intact) => continue,
+            Ok(Check::Missing) => ("artifact_missing", "no such file".to_string()),
+            Ok(Check::Corrupt(detail)) => ("artifact_corrupt", detail),
+            Err(e) => ("artifact_corrupt", e.to_string()),
+        };
+        report.problems.push(Problem {
+            kind: "export",
+            job,
+            tenant,
+            artifact: name,
+            reason,
+            detail,
+        });
+    }
     Ok(report)
 }
 
@@ -85,12 +115,16 @@ pub async fn repair(backend: &Backend, dir: &Path) -> Result<(Report, artifact::
     let report = inspect(backend, dir).await?;
     let mut conn = backend.conn(false).await?;
     for problem in &report.problems {
-        conn.exec_drop(
+        let sql = if problem.kind == "import" {
             "UPDATE stardust_import_jobs SET status = 'failed', failed_reason = ?, completed_at = UTC_TIMESTAMP() \
-             WHERE id = ? AND tenant_id = ? AND status IN ('pending', 'processing')",
-            (problem.reason, problem.job, problem.tenant),
-        )
-        .await?;
+             WHERE id = ? AND tenant_id = ? AND status IN ('pending', 'processing')"
+        } else {
+            // Never serve a file that is not what was recorded: the job fails and forgets it.
+            "UPDATE stardust_export_jobs SET status = 'failed', failed_reason = ?, artifact_path = NULL \
+             WHERE id = ? AND tenant_id = ? AND status = 'completed'"
+        };
+        conn.exec_drop(sql, (problem.reason, problem.job, problem.tenant))
+            .await?;
         tracing::warn!(
             job_id = problem.job,
             tenant = problem.tenant,
@@ -102,7 +136,8 @@ pub async fn repair(backend: &Backend, dir: &Path) -> Result<(Report, artifact::
     let referenced: std::collections::HashSet<String> = conn
         .query::<String, _>(
             "SELECT artifact_path FROM stardust_import_jobs WHERE status IN ('pending', 'processing') \
-             UNION SELECT artifact_path FROM stardust_export_jobs WHERE artifact_path IS NOT NULL",
+             UNION SELECT artifact_path FROM stardust_export_jobs WHERE artifact_path IS NOT NULL \
+             UNION SELECT partial_path FROM stardust_export_jobs WHERE partial_path IS NOT NULL",
         )
         .await?
         .into_iter()

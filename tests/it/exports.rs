@@ -553,3 +553,46 @@ async fn an_export_killed_mid_way_resumes_to_a_byte_identical_file() {
     let want = expected(&mut acme, &format!("{query} ORDER BY id")).await;
     assert_eq!(objects.len(), want.len());
 }
+
+/// A finished export whose file was altered or lost is reported by `verify` and failed by start-up repair:
+/// it is never served.
+#[tokio::test]
+async fn a_finished_export_whose_file_is_not_intact_is_failed_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = jobs(dir.path());
+    let proxy = Proxy::start().await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop(MODEL).await.unwrap();
+    fill(&mut acme, "model_p", 50).await;
+    acme.query_drop("CALL stardust.export('SELECT n FROM model_p', 'csv')")
+        .await
+        .unwrap();
+    let job = acme.last_insert_id().unwrap();
+    drain(&proxy, &jobs, 500).await;
+    let mut direct = proxy.direct().await;
+    let (status, _, file) = job_state(&mut direct, job).await;
+    assert_eq!(status, "completed");
+    let path = jobs.artifact_dir.join(file.unwrap());
+    let mut text = std::fs::read(&path).unwrap();
+    text[10] ^= 1;
+    std::fs::write(&path, text).unwrap();
+    let report = stardust::jobs::repair::inspect(&proxy.state.backend, &jobs.artifact_dir)
+        .await
+        .unwrap();
+    assert_eq!(report.problems.len(), 1, "{report:?}");
+    assert_eq!(
+        (report.problems[0].kind, report.problems[0].reason),
+        ("export", "artifact_corrupt")
+    );
+    stardust::jobs::repair::repair(&proxy.state.backend, &jobs.artifact_dir)
+        .await
+        .unwrap();
+    assert_eq!(
+        job_state(&mut direct, job).await,
+        (
+            "failed".to_string(),
+            Some("artifact_corrupt".to_string()),
+            None
+        )
+    );
+}
