@@ -36,6 +36,9 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
+/// A finished export's row: id, tenant, file, recorded size and checksum.
+type Recorded = (i64, u64, String, Option<u64>, Option<String>);
+
 /// Checks the artifact of every job that still needs one (pending and running imports, completed exports)
 /// against the size and checksum its row recorded.
 pub async fn inspect(backend: &Backend, dir: &Path) -> Result<Report, Error> {
@@ -73,7 +76,7 @@ pub async fn inspect(backend: &Backend, dir: &Path) -> Result<Report, Error> {
             detail,
         });
     }
-    let exports: Vec<(i64, u64, String, Option<u64>, Option<String>)> = conn
+    let exports: Vec<Recorded> = conn
         .query(
             "SELECT id, tenant_id, artifact_path, artifact_bytes, artifact_sha256 FROM stardust_export_jobs \
              WHERE status = 'completed' AND artifact_path IS NOT NULL ORDER BY id",
