@@ -90,7 +90,24 @@ async fn an_import_loads_good_rows_like_insert_and_dead_letters_bad_ones_with_th
          {\"name\":\"e\",\"n\":5}\n",
     )
     .unwrap();
-    let submitted = import(&config, "p", &input, &[]).await;
+    let output = stardust(&[
+        "import",
+        "--config",
+        &config.to_string_lossy(),
+        "--tenant",
+        "1",
+        "--model",
+        "p",
+        &input.to_string_lossy(),
+    ])
+    .await;
+    assert!(output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("import: reading: 6 rows"),
+        "a plain progress line where stderr is not a terminal: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let submitted: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let job = submitted["job"].as_i64().unwrap();
     assert_eq!(submitted["submitted"], true);
     let mut direct = proxy.direct().await;
@@ -497,19 +514,35 @@ async fn an_import_killed_mid_way_completes_exactly_once_after_a_restart() {
     );
 
     let mut restarted = serve(&config);
-    let bound = tokio::time::Instant::now() + Duration::from_secs(300);
-    loop {
-        let (status, _) = progress(&mut direct, job).await;
-        if status == "completed" {
-            break;
-        }
-        assert_ne!(status, "failed");
-        assert!(
-            tokio::time::Instant::now() < bound,
-            "the import never completed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // `stardust jobs --wait` follows the resumed job to its end (plain progress lines: stderr is not a terminal).
+    let waited = tokio::time::timeout(
+        Duration::from_secs(300),
+        stardust(&[
+            "jobs",
+            "--config",
+            &config.to_string_lossy(),
+            "--tenant",
+            "1",
+            "--wait",
+            &job.to_string(),
+        ]),
+    )
+    .await
+    .expect("the import never completed");
+    assert!(
+        waited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    let finished: serde_json::Value = serde_json::from_slice(&waited.stdout).unwrap();
+    assert_eq!(finished["status"], "completed");
+    assert_eq!(finished["done"], ROWS);
+    assert!(
+        String::from_utf8_lossy(&waited.stderr).contains(&format!("import: loading: {ROWS} rows")),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    assert_eq!(progress(&mut direct, job).await.0, "completed");
     restarted.kill().await.unwrap();
     let (count, distinct, min, max): (u64, u64, u64, u64) = acme
         .query_first("SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM model_big")
