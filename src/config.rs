@@ -42,8 +42,11 @@ pub struct Config {
     /// `[liberator]`: sweeps and frees the slots of dropped fields (one instance at a time).
     #[serde(default)]
     pub liberator: Daemon,
-    /// `[chronicler]`: runs export jobs (every instance); `chunk_size` is the rows per chunk.
-    #[serde(default)]
+    /// `[chronicler]`: runs export jobs (every instance); `chunk_size` is the rows per chunk (default 5000).
+    #[serde(
+        default = "default_chronicler",
+        deserialize_with = "chronicler_settings"
+    )]
     pub chronicler: Daemon,
     /// `[jobs]`: import and export jobs and their artifact files.
     #[serde(default)]
@@ -106,6 +109,35 @@ impl Default for Daemon {
             chunk_size: 500,
         }
     }
+}
+
+/// The Chronicler's chunks are larger than the other daemons': each ends with an fsync of the file and a
+/// checkpoint commit, which cost more than the rows of a 500-row chunk (docs/benchmarks.md).
+fn default_chronicler() -> Daemon {
+    Daemon {
+        chunk_size: 5000,
+        ..Daemon::default()
+    }
+}
+
+/// `[chronicler]` with the keys it leaves out taken from [`default_chronicler`], not from [`Daemon::default`].
+fn chronicler_settings<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Daemon, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Given {
+        enabled: Option<bool>,
+        idle_max_secs: Option<u64>,
+        chunk_size: Option<u64>,
+    }
+    let given = Given::deserialize(deserializer)?;
+    let base = default_chronicler();
+    Ok(Daemon {
+        enabled: given.enabled.unwrap_or(base.enabled),
+        idle_max_secs: given.idle_max_secs.unwrap_or(base.idle_max_secs),
+        chunk_size: given.chunk_size.unwrap_or(base.chunk_size),
+    })
 }
 
 /// One login. Exactly one of `tenant` and `admin = true` is set.
@@ -191,7 +223,7 @@ impl Config {
             watcher: Daemon::default(),
             reconciler: Daemon::default(),
             liberator: Daemon::default(),
-            chronicler: Daemon::default(),
+            chronicler: default_chronicler(),
             jobs: Jobs::default(),
         }
     }

@@ -308,6 +308,10 @@ impl Chronicler {
                     }
                 }
             }
+            match renderer.pending() {
+                Ok(pending) => bytes.extend(pending),
+                Err(e) => return Ok(abort(writer, Failure::Io(e))),
+            }
             let before = writer.bytes();
             let closing = if last { renderer.close() } else { b"" };
             let (back, written) = blocking(move || {

@@ -67,6 +67,14 @@ impl Renderer {
         }
     }
 
+    /// The rows written since the last call, where the format gathers them (CSV).
+    pub fn pending(&mut self) -> Result<Vec<u8>, String> {
+        match self.format {
+            Format::Csv => self.take(),
+            Format::Json => Ok(Vec::new()),
+        }
+    }
+
     /// What the file ends with.
     pub fn close(&self) -> &'static [u8] {
         match self.format {
@@ -95,11 +103,12 @@ impl Renderer {
             }
         }
         match self.format {
+            // CSV rows gather in the writer; the chunk takes them at once (`pending`).
             Format::Csv => {
                 self.csv
                     .write_record(cells.iter().map(|c| c.unwrap_or("")))
                     .map_err(|_| "format_invalid".to_string())?;
-                self.take()
+                Ok(Vec::new())
             }
             Format::Json => Ok(self.object(&cells, first).into_bytes()),
         }
@@ -131,7 +140,7 @@ impl Renderer {
 fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .buffer_capacity(512)
+        .buffer_capacity(64 * 1024)
         .from_writer(Vec::new())
 }
 
@@ -182,6 +191,7 @@ mod tests {
         let mut file = csv.preamble().unwrap();
         file.extend(csv.row(&one, true).unwrap());
         file.extend(csv.row(&two, false).unwrap());
+        file.extend(csv.pending().unwrap());
         assert_eq!(
             String::from_utf8(file).unwrap(),
             "name,price,doc\r\n\"a, \"\"b\"\"\nc\",1.50,\r\nx,,\"{\"\"k\"\": [1]}\"\r\n"
