@@ -2,6 +2,10 @@
 #![allow(clippy::print_stdout)]
 
 mod dev;
+mod export;
+mod import;
+mod jobs;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,6 +72,12 @@ enum Command {
         #[command(subcommand)]
         action: Dlq,
     },
+    /// Load rows from NDJSON, CSV or a JSON array into a model, as a background job a running `serve` does.
+    Import(import::Args),
+    /// Export a tenant's `SELECT … FROM model_x [WHERE …]` as CSV or JSON, as a background job a running `serve` does.
+    Export(export::Args),
+    /// A tenant's import and export jobs, or one followed to its end (`--wait ID`).
+    Jobs(jobs::Args),
     /// Create StarDust's tables in a backend database where missing; changes nothing that exists.
     Bootstrap {
         /// The TOML configuration file (its backend_url is used).
@@ -140,6 +150,9 @@ pub fn main() -> ExitCode {
                 backend_url,
             } => bootstrap(config, backend_url).await,
             Command::Verify { target } => verify(target).await,
+            Command::Import(args) => import::run(args).await,
+            Command::Export(args) => export::run(args).await,
+            Command::Jobs(args) => jobs::run(args).await,
             Command::Repair { target } => repair(target).await,
             Command::Dlq {
                 action: Dlq::Replay { target, id, reason },
@@ -249,6 +262,10 @@ async fn connect(config: Config) -> Result<Arc<State>, String> {
     stardust::verify::invariant::establish(&backend)
         .await
         .map_err(|e| format!("bringing pages to the page invariant failed: {e}"))?;
+    // A crash may have left temp files, orphans, or jobs whose files are gone: settle that before serving.
+    stardust::jobs::repair::repair(&backend, &config.jobs.artifact_dir)
+        .await
+        .map_err(|e| format!("repairing the artifact directory failed: {e}"))?;
     tracing::info!(engine = %backend.engine(), database = backend.database(), "backend ready");
     Ok(Arc::new(State::new(config, backend).with_tls(tls)))
 }
@@ -296,15 +313,30 @@ async fn maintenance(target: &mut Target) -> Result<(Backend, stardust::verify::
 }
 
 async fn verify(mut target: Target) -> Result<(), String> {
+    let dir = match &target.config {
+        Some(path) => load_config(path, None, None)?.jobs.artifact_dir,
+        None => stardust::config::Jobs::default().artifact_dir,
+    };
     let (backend, filter) = maintenance(&mut target).await?;
     let report = stardust::verify::verify(&backend, &filter)
         .await
         .map_err(|e| e.to_string())?;
+    let artifacts = stardust::jobs::repair::inspect(&backend, &dir)
+        .await
+        .map_err(|e| e.to_string())?;
     backend.close().await;
+    let mut printed = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+    printed["artifacts"] = serde_json::to_value(&artifacts).map_err(|e| e.to_string())?;
     println!(
         "{}",
-        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        serde_json::to_string_pretty(&printed).map_err(|e| e.to_string())?
     );
+    if !artifacts.problems.is_empty() {
+        return Err(format!(
+            "{} jobs' artifacts are missing or corrupt (see \"artifacts\"); `stardust serve` marks those jobs failed at start-up",
+            artifacts.problems.len()
+        ));
+    }
     if report.drift > 0 {
         return Err(format!(
             "{} slot values differ from the JSON; `stardust repair` re-projects them",

@@ -48,6 +48,47 @@ pub struct Config {
     /// PEM file of the certificate's private key.
     #[serde(default)]
     pub tls_key: Option<String>,
+    /// `[chronicler]`: runs export jobs (every instance); `chunk_size` is the rows per chunk (default 5000).
+    #[serde(
+        default = "default_chronicler",
+        deserialize_with = "chronicler_settings"
+    )]
+    pub chronicler: Daemon,
+    /// `[jobs]`: import and export jobs and their artifact files.
+    #[serde(default)]
+    pub jobs: Jobs,
+}
+
+/// Import and export jobs: where their artifacts live, leases, caps and retention.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Jobs {
+    /// Where import payloads and export files are written; every proxy and CLI sharing a backend must see the
+    /// same directory (a shared volume when they run on several hosts).
+    pub artifact_dir: std::path::PathBuf,
+    /// A claimed job whose heartbeat is older than this is taken over by another worker.
+    pub lease_secs: u64,
+    /// Most pending and running export jobs per tenant.
+    pub active_per_tenant: u64,
+    /// Largest export file, in bytes.
+    pub artifact_max_bytes: u64,
+    /// Seconds a finished export's file is kept.
+    pub artifact_ttl_secs: u64,
+    /// Exports are not started while the artifact directory's file system has less than this percentage free.
+    pub low_disk_percent: u8,
+}
+
+impl Default for Jobs {
+    fn default() -> Jobs {
+        Jobs {
+            artifact_dir: std::env::temp_dir().join("stardust"),
+            lease_secs: 30,
+            active_per_tenant: 3,
+            artifact_max_bytes: 5 * 1024 * 1024 * 1024,
+            artifact_ttl_secs: 86_400,
+            low_disk_percent: 10,
+        }
+    }
 }
 
 /// One daemon's switch and pace.
@@ -74,6 +115,35 @@ impl Default for Daemon {
             chunk_size: 500,
         }
     }
+}
+
+/// The Chronicler's chunks are larger than the other daemons': each ends with an fsync of the file and a
+/// checkpoint commit, which cost more than the rows of a 500-row chunk (docs/benchmarks.md).
+fn default_chronicler() -> Daemon {
+    Daemon {
+        chunk_size: 5000,
+        ..Daemon::default()
+    }
+}
+
+/// `[chronicler]` with the keys it leaves out taken from [`default_chronicler`], not from [`Daemon::default`].
+fn chronicler_settings<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Daemon, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Given {
+        enabled: Option<bool>,
+        idle_max_secs: Option<u64>,
+        chunk_size: Option<u64>,
+    }
+    let given = Given::deserialize(deserializer)?;
+    let base = default_chronicler();
+    Ok(Daemon {
+        enabled: given.enabled.unwrap_or(base.enabled),
+        idle_max_secs: given.idle_max_secs.unwrap_or(base.idle_max_secs),
+        chunk_size: given.chunk_size.unwrap_or(base.chunk_size),
+    })
 }
 
 /// One login. Exactly one of `tenant` and `admin = true` is set.
@@ -164,6 +234,8 @@ impl Config {
             liberator: Daemon::default(),
             tls_cert: None,
             tls_key: None,
+            chronicler: default_chronicler(),
+            jobs: Jobs::default(),
         }
     }
 
@@ -235,6 +307,7 @@ impl Config {
             ("watcher", self.watcher),
             ("reconciler", self.reconciler),
             ("liberator", self.liberator),
+            ("chronicler", self.chronicler),
         ] {
             if daemon.idle_max_secs == 0 || daemon.idle_max_secs > 3600 {
                 problems.push(format!(
@@ -248,6 +321,15 @@ impl Config {
                     daemon.chunk_size
                 ));
             }
+        }
+        if self.jobs.lease_secs == 0 || self.jobs.active_per_tenant == 0 {
+            problems.push("[jobs] lease_secs and active_per_tenant must be at least 1".to_string());
+        }
+        if self.jobs.low_disk_percent > 100 {
+            problems.push("[jobs] low_disk_percent must be between 0 and 100".to_string());
+        }
+        if self.jobs.artifact_dir.as_os_str().is_empty() {
+            problems.push("[jobs] artifact_dir is empty".to_string());
         }
         if self.max_allowed_packet < 1024 {
             problems.push("max_allowed_packet must be at least 1024 bytes".to_string());

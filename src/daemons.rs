@@ -2,6 +2,8 @@
 //! that does one unit of work, backs off while idle, and stops promptly on shutdown.
 
 pub mod advisories;
+pub mod chronicler;
+pub mod importer;
 pub mod liberator;
 pub mod reconciler;
 pub mod sync_queue;
@@ -41,6 +43,37 @@ pub fn spawn(backend: &Backend, config: &Config, token: &CancellationToken, trac
     let idle = |daemon: crate::config::Daemon| Duration::from_secs(daemon.idle_max_secs);
     if config.reconciler.enabled {
         spawn_reconciler(backend, config.reconciler, token, tracker);
+        let importer = importer::Importer::new(
+            backend.clone(),
+            &config.jobs.artifact_dir,
+            config.jobs.lease_secs,
+            config.reconciler.chunk_size,
+        );
+        tracker.spawn(run(
+            "importer",
+            idle(config.reconciler),
+            token.clone(),
+            move || {
+                let importer = importer.clone();
+                async move { importer.tick().await }
+            },
+        ));
+    }
+    if config.chronicler.enabled {
+        let chronicler = chronicler::Chronicler::new(
+            backend.clone(),
+            &config.jobs,
+            config.chronicler.chunk_size,
+        );
+        tracker.spawn(run(
+            "chronicler",
+            idle(config.chronicler),
+            token.clone(),
+            move || {
+                let chronicler = chronicler.clone();
+                async move { chronicler.tick().await }
+            },
+        ));
     }
     if config.liberator.enabled {
         let liberator =

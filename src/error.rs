@@ -85,6 +85,8 @@ pub enum Error {
     Rewrite(#[from] crate::rewrite::Error),
     #[error(transparent)]
     Write(#[from] crate::write::Error),
+    #[error(transparent)]
+    Jobs(#[from] crate::jobs::Error),
 }
 
 impl Error {
@@ -96,6 +98,7 @@ impl Error {
             Error::Ddl(e) => e.kind(),
             Error::Rewrite(e) => e.kind(),
             Error::Write(e) => e.kind(),
+            Error::Jobs(e) => e.kind(),
         }
     }
 }

@@ -17,8 +17,14 @@ pub mod rewrite;
 /// The write path for model rows: shadow-table coercion, entries and slot pages in one transaction.
 pub mod write;
 
-/// The in-process daemons: Reconciler (backfills), Liberator (sweeps).
+/// The in-process daemons: Reconciler (backfills, import jobs), Liberator (sweeps).
 pub mod daemons;
+
+/// Import and export jobs: submission, status, the artifact directory's repair.
+pub mod jobs;
+
+/// Durable artifact files: temp, fsync, rename, directory fsync; checks and sweeps.
+pub mod artifact;
 
 /// `stardust verify` / `repair`: slots against the JSON.
 pub mod verify;

@@ -12,6 +12,7 @@ mod chatter;
 mod connection;
 mod errors;
 mod field_list;
+mod jobs;
 mod login;
 mod models;
 mod packet;

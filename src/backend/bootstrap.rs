@@ -179,7 +179,7 @@ pub const TABLES: [(&str, &str); 11] = [
 /// position and index name, whether a slot column was indexed when its page was created (StarDust derived
 /// that from information_schema.STATISTICS on every reservation), and when the database was brought to the
 /// page invariant (`verify::invariant::establish`).
-const ENSURE_COLUMNS: [(&str, &str, &str); 14] = [
+const ENSURE_COLUMNS: [(&str, &str, &str); 18] = [
     ("stardust_fields", "ordinal", "INT NOT NULL DEFAULT 0"),
     ("stardust_fields", "declared_sql", "TEXT NULL"),
     ("stardust_fields", "column_type", "VARCHAR(255) NULL"),
@@ -219,6 +219,15 @@ const ENSURE_COLUMNS: [(&str, &str, &str); 14] = [
         "page_invariant_at",
         "DATETIME NULL",
     ),
+    // An export's resumable partial file and what of it is durable; at completion, the published file's.
+    ("stardust_export_jobs", "partial_path", "VARCHAR(512) NULL"),
+    (
+        "stardust_export_jobs",
+        "artifact_bytes",
+        "BIGINT UNSIGNED NULL",
+    ),
+    ("stardust_export_jobs", "artifact_sha256", "CHAR(64) NULL"),
+    ("stardust_export_jobs", "row_count", "BIGINT UNSIGNED NULL"),
 ];
 
 /// Indexes added when missing (a schema made by StarDust 0.3 on MySQL lacks the portable live-slot index).

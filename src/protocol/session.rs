@@ -343,6 +343,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Route::Virtual(statement) => self.virtual_statement(&statement, Some(text)).await,
             Route::SystemSchema(statement) => self.system_schema(*statement).await,
             Route::ReplayDlq(id) => self.replay_dlq(id).await,
+            Route::Export { query, format } => self.export(&query, &format).await,
         }
     }
 

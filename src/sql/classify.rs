@@ -55,6 +55,8 @@ pub enum Route {
     SystemSchema(Box<Statement>),
     /// `CALL stardust.replay_dlq(id)`: put a dead-lettered entry back on the sync queue.
     ReplayDlq(i64),
+    /// `CALL stardust.export('SELECT …', 'csv'|'json')`: submit an export job.
+    Export { query: String, format: String },
 }
 
 /// Introspection of one model table.
@@ -209,23 +211,37 @@ fn procedure(statement: &Statement) -> Result<Option<Route>, Error> {
     }
     let usage = || {
         Error::NotSupported(
-            "the stardust schema has one procedure: CALL stardust.replay_dlq(<id from stardust.dlq>)".to_string(),
+            "the stardust schema has two procedures: CALL stardust.replay_dlq(<id from stardust.dlq>) and \
+             CALL stardust.export('SELECT … FROM model_x [WHERE …]', 'csv' | 'json')"
+                .to_string(),
         )
     };
-    if parts.len() != 2 || parts[1] != "replay_dlq" {
-        return Err(usage());
-    }
     let sqlparser::ast::FunctionArguments::List(list) = &call.args else {
         return Err(usage());
     };
-    match list.args.as_slice() {
-        [sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(
-            Expr::Value(v),
-        ))] => match &v.value {
-            Value::Number(n, _) => n
-                .parse::<i64>()
-                .map(|id| Some(Route::ReplayDlq(id)))
-                .map_err(|_| usage()),
+    let values: Vec<&Value> = list
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(
+                Expr::Value(v),
+            )) => Some(&v.value),
+            _ => None,
+        })
+        .collect();
+    if values.len() != list.args.len() || parts.len() != 2 {
+        return Err(usage());
+    }
+    match (parts[1].as_str(), values.as_slice()) {
+        ("replay_dlq", [Value::Number(n, _)]) => n
+            .parse::<i64>()
+            .map(|id| Some(Route::ReplayDlq(id)))
+            .map_err(|_| usage()),
+        ("export", [query, format]) => match (
+            (*query).clone().into_string(),
+            (*format).clone().into_string(),
+        ) {
+            (Some(query), Some(format)) => Ok(Some(Route::Export { query, format })),
             _ => Err(usage()),
         },
         _ => Err(usage()),

@@ -130,6 +130,14 @@ fn the_example_configuration_loads() {
     );
     assert_eq!(config.reconciler.idle_max_secs, 5);
     assert_eq!(config.reconciler.chunk_size, 500);
+    assert_eq!(
+        config.chronicler.chunk_size, 5000,
+        "a [chronicler] table without chunk_size keeps the Chronicler's own default"
+    );
+    assert_eq!(
+        config.jobs.artifact_dir,
+        Path::new("/var/lib/stardust/artifacts")
+    );
     let docker = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stardust.docker.toml");
     Config::load(&docker).expect("the docker-compose configuration is valid");
 }

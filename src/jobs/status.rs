@@ -1,0 +1,104 @@
+//! A job's state as `stardust jobs` shows it: always read with the tenant's predicate, so a tenant sees only
+//! its own jobs.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Row;
+use serde::Serialize;
+
+use super::Error;
+
+/// One import or export job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: &'static str,
+    pub tenant: u64,
+    /// `pending`, `processing`, `completed` or `failed`.
+    pub status: String,
+    /// Rows done (imports: loaded or dead-lettered; exports: rows written).
+    pub done: u64,
+    /// Rows in all (imports), when known.
+    pub total: Option<u64>,
+    /// Rows dead-lettered (imports) or skipped (exports).
+    pub rejected: u64,
+    pub failed_reason: Option<String>,
+    pub artifact: Option<String>,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+}
+
+impl Job {
+    pub fn finished(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed")
+    }
+}
+
+const IMPORTS: &str = "SELECT id, tenant_id, status, \
+    CAST(COALESCE(JSON_UNQUOTE(JSON_EXTRACT(manifest, '$.entries_written')), '0') AS UNSIGNED), entry_count, \
+    CAST(COALESCE(JSON_UNQUOTE(JSON_EXTRACT(manifest, '$.rejected')), '0') AS UNSIGNED), failed_reason, \
+    artifact_path, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(completed_at, '%Y-%m-%d %H:%i:%s') \
+    FROM stardust_import_jobs WHERE tenant_id = ?";
+
+fn import(row: Row) -> Job {
+    Job {
+        id: row.get(0).unwrap_or_default(),
+        kind: "import",
+        tenant: row.get(1).unwrap_or_default(),
+        status: row.get(2).unwrap_or_default(),
+        done: row.get(3).unwrap_or_default(),
+        total: row.get::<Option<u64>, _>(4).flatten(),
+        rejected: row.get(5).unwrap_or_default(),
+        failed_reason: row.get(6).flatten(),
+        artifact: row.get(7).flatten(),
+        created_at: row.get(8).unwrap_or_default(),
+        completed_at: row.get(9).flatten(),
+    }
+}
+
+const EXPORTS: &str = "SELECT id, tenant_id, status, COALESCE(row_count, 0), NULL, skip_count, failed_reason, \
+    artifact_path, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(completed_at, '%Y-%m-%d %H:%i:%s') \
+    FROM stardust_export_jobs WHERE tenant_id = ?";
+
+fn export(row: Row) -> Job {
+    Job {
+        kind: "export",
+        ..import(row)
+    }
+}
+
+/// The tenant's jobs, imports then exports, newest first.
+pub async fn list(conn: &mut mysql_async::Conn, tenant: u64) -> Result<Vec<Job>, Error> {
+    let rows: Vec<Row> = conn
+        .exec(format!("{IMPORTS} ORDER BY id DESC LIMIT 100"), (tenant,))
+        .await?;
+    let mut jobs: Vec<Job> = rows.into_iter().map(import).collect();
+    let rows: Vec<Row> = conn
+        .exec(format!("{EXPORTS} ORDER BY id DESC LIMIT 100"), (tenant,))
+        .await?;
+    jobs.extend(rows.into_iter().map(export));
+    Ok(jobs)
+}
+
+/// One of the tenant's export jobs; `None` if it has none of that id.
+pub async fn export_job(
+    conn: &mut mysql_async::Conn,
+    tenant: u64,
+    id: i64,
+) -> Result<Option<Job>, Error> {
+    let row: Option<Row> = conn
+        .exec_first(format!("{EXPORTS} AND id = ?"), (tenant, id))
+        .await?;
+    Ok(row.map(export))
+}
+
+/// One of the tenant's import jobs; `None` if it has none of that id.
+pub async fn import_job(
+    conn: &mut mysql_async::Conn,
+    tenant: u64,
+    id: i64,
+) -> Result<Option<Job>, Error> {
+    let row: Option<Row> = conn
+        .exec_first(format!("{IMPORTS} AND id = ?"), (tenant, id))
+        .await?;
+    Ok(row.map(import))
+}
