@@ -316,7 +316,7 @@ async fn the_same_idempotency_key_imports_once_and_bad_commands_fail_clearly() {
         assert!(stderr.contains(complaint), "{complaint} in {stderr}");
     }
     // Cancelling: only the tenant's own unfinished job, once.
-    let pending = import(&Path::new(&*config), "p", Path::new(&*input), &[]).await["job"]
+    let pending = import(Path::new(&*config), "p", Path::new(&*input), &[]).await["job"]
         .as_i64()
         .unwrap()
         .to_string();
