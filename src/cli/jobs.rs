@@ -18,10 +18,13 @@ pub struct Args {
     #[arg(long)]
     tenant: u64,
     /// Follow this job until it finishes; exit 1 if it fails.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cancel")]
     wait: Option<i64>,
-    /// Which kind of job `--wait` follows (imports and exports are numbered apart).
-    #[arg(long, value_enum, default_value = "import", requires = "wait")]
+    /// Cancel this unfinished job (it ends `failed`, reason `cancelled`); exit 1 if the tenant has no such job.
+    #[arg(long)]
+    cancel: Option<i64>,
+    /// Which kind of job `--wait` or `--cancel` names (imports and exports are numbered apart).
+    #[arg(long, value_enum, default_value = "import")]
     kind: Kind,
 }
 
@@ -40,9 +43,19 @@ pub async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut conn = backend.conn(false).await.map_err(|e| e.to_string())?;
-    let result = match args.wait {
-        Some(id) => follow(&mut conn, args.tenant, id, args.kind).await,
-        None => list(&mut conn, args.tenant).await,
+    let result = match (args.wait, args.cancel) {
+        (Some(id), _) => follow(&mut conn, args.tenant, id, args.kind).await,
+        (None, Some(id)) => {
+            cancel(
+                &mut conn,
+                &config.jobs.artifact_dir,
+                args.tenant,
+                id,
+                args.kind,
+            )
+            .await
+        }
+        (None, None) => list(&mut conn, args.tenant).await,
     };
     drop(conn);
     backend.close().await;
@@ -68,6 +81,40 @@ async fn list(conn: &mut mysql_async::Conn, tenant: u64) -> Result<(), String> {
             job.completed_at.as_deref().unwrap_or("-"),
         );
     }
+    Ok(())
+}
+
+async fn cancel(
+    conn: &mut mysql_async::Conn,
+    dir: &std::path::Path,
+    tenant: u64,
+    id: i64,
+    kind: Kind,
+) -> Result<(), String> {
+    let name = if kind == Kind::Export {
+        "export"
+    } else {
+        "import"
+    };
+    let cancelled = status::cancel(conn, tenant, id, kind == Kind::Export)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !cancelled {
+        return Err(format!("tenant {tenant} has no unfinished {name} job {id}"));
+    }
+    if kind == Kind::Import {
+        // Its payload will never be read now (a worker that had it open keeps reading its own handle).
+        let job = status::import_job(conn, tenant, id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(name) = job.and_then(|j| j.artifact) {
+            stardust::artifact::remove(dir, &name).map_err(|e| e.to_string())?;
+        }
+    }
+    println!(
+        "{}",
+        serde_json::json!({ "job": id, "kind": name, "status": "failed", "failed_reason": "cancelled" })
+    );
     Ok(())
 }
 

@@ -102,3 +102,28 @@ pub async fn import_job(
         .await?;
     Ok(row.map(import))
 }
+
+/// Cancels one of the tenant's jobs that has not finished: it ends `failed` with reason `cancelled`. A worker
+/// running it finds its next checkpoint refused and stops (`lease_lost`). `false` if the tenant has no such
+/// unfinished job.
+pub async fn cancel(
+    conn: &mut mysql_async::Conn,
+    tenant: u64,
+    id: i64,
+    export: bool,
+) -> Result<bool, Error> {
+    let table = if export {
+        "stardust_export_jobs"
+    } else {
+        "stardust_import_jobs"
+    };
+    conn.exec_drop(
+        format!(
+            "UPDATE {table} SET status = 'failed', failed_reason = 'cancelled', completed_at = UTC_TIMESTAMP() \
+             WHERE id = ? AND tenant_id = ? AND status IN ('pending', 'processing')"
+        ),
+        (id, tenant),
+    )
+    .await?;
+    Ok(conn.affected_rows() > 0)
+}

@@ -315,6 +315,59 @@ async fn the_same_idempotency_key_imports_once_and_bad_commands_fail_clearly() {
         assert!(!output.status.success(), "{args:?}");
         assert!(stderr.contains(complaint), "{complaint} in {stderr}");
     }
+    // Cancelling: only the tenant's own unfinished job, once.
+    let pending = import(Path::new(&*config), "p", Path::new(&*input), &[]).await["job"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let cancel = |tenant: &'static str| {
+        let (config, pending) = (config.to_string(), pending.clone());
+        async move {
+            stardust(&[
+                "jobs", "--config", &config, "--tenant", tenant, "--cancel", &pending,
+            ])
+            .await
+        }
+    };
+    let other = cancel("2").await;
+    assert!(
+        !other.status.success(),
+        "tenant 2 cannot cancel tenant 1's job"
+    );
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("tenant 2 has no unfinished import job")
+    );
+    assert!(cancel("1").await.status.success());
+    assert!(
+        !cancel("1").await.status.success(),
+        "a finished job cannot be cancelled"
+    );
+    drain(&proxy, dir.path()).await;
+    let state: Option<(String, String)> = proxy
+        .direct()
+        .await
+        .query_first(
+            "SELECT status, failed_reason FROM stardust_import_jobs ORDER BY id DESC LIMIT 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(state, Some(("failed".to_string(), "cancelled".to_string())));
+    let count: Option<u64> = acme
+        .query_first("SELECT COUNT(*) FROM model_p")
+        .await
+        .unwrap();
+    assert_eq!(count, Some(2), "a cancelled import loads nothing");
+    assert!(
+        std::fs::read_dir(dir.path().join("artifacts"))
+            .unwrap()
+            .all(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("import_")),
+        "its payload is removed"
+    );
+
     let empty = dir.path().join("empty.ndjson");
     std::fs::write(&empty, "\n").unwrap();
     let mut args = base.to_vec();
