@@ -61,6 +61,10 @@ pub enum Kind {
     KillDenied,
     /// Too many client connections at once.
     TooManyConnections,
+    /// A session variable the proxy keeps was set to a value it cannot take.
+    WrongValueForVariable,
+    /// The statement ran longer than the session's statement timeout and was cancelled on the backend.
+    StatementTimeout,
     /// A lock the statement needs stayed taken too long.
     LockTimeout,
     /// The backend cannot be reached.

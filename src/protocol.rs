@@ -11,6 +11,7 @@ mod chatter;
 mod errors;
 mod login;
 mod models;
+mod operations;
 mod packet;
 mod prepared;
 mod relay;
@@ -50,6 +51,8 @@ pub enum Error {
     NoTenant,
     #[error("Too many connections: the proxy serves at most {0} at once (max_connections)")]
     TooManyConnections(usize),
+    #[error("Query execution was interrupted, maximum statement execution time exceeded")]
+    StatementTimeout,
     #[error("Got a packet bigger than 'max_allowed_packet' bytes ({0})")]
     PacketTooLarge(usize),
 }
@@ -69,6 +72,7 @@ impl Error {
             Error::TooManyConnections(_) => Kind::TooManyConnections,
             Error::NoTenant => Kind::NoTenant,
             Error::PacketTooLarge(_) => Kind::PacketTooLarge,
+            Error::StatementTimeout => Kind::StatementTimeout,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod names;
 mod policy;
 pub mod scan;
 mod show;
+mod variables;
 
 pub use bind::{bind, placeholders};
 pub use classify::{classify, parse_and_route, Context, ModelShow, Route};
@@ -111,6 +112,8 @@ pub enum Error {
     PrivilegeDenied(String),
     #[error("{0}")]
     NotSupported(String),
+    #[error("Variable '{variable}' can't be set to the value of '{value}': give a number of {}, 0 for no limit", if variable == "max_statement_time" { "seconds" } else { "milliseconds" })]
+    WrongValue { variable: String, value: String },
     #[error("Query was empty")]
     Empty,
     #[error("Invalid utf8mb4 character string in the statement: send the query as valid UTF-8")]
@@ -127,6 +130,7 @@ impl Error {
             Error::NotSupported(_) => Kind::NotSupported,
             Error::BadCharacters => Kind::BadCharacters,
             Error::Empty => Kind::EmptyQuery,
+            Error::WrongValue { .. } => Kind::WrongValueForVariable,
         }
     }
 }

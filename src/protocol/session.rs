@@ -19,6 +19,8 @@ use super::relay::{self, gone, Encoding};
 use super::wire::{text_column, Outcome, Wire};
 use super::{write_error, Error};
 use crate::config::{Role, User};
+use crate::metrics::Class;
+use crate::processlist::Activity;
 use crate::sql::{self, Route};
 use crate::state::{SessionHandle, State};
 
@@ -46,7 +48,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let span = info_span!("connection", id, %peer, user = Empty);
+    let span = info_span!("connection", id, peer = peer.as_str(), user = Empty);
     async move {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
@@ -67,6 +69,11 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             Err(e) => return refuse(&mut wire, &e).await,
         };
         tracing::Span::current().record("user", login.user.name.as_str());
+        let tenant = match login.user.role() {
+            Role::Tenant(tenant) => Some(tenant),
+            Role::Admin => None,
+        };
+        let timeout = state.config.statement_timeout_ms;
         let mut session = Session {
             id,
             state: state.clone(),
@@ -83,6 +90,9 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             twins: super::twins::Twins::default(),
             warnings: None,
             allow_scan: false,
+            activity: Arc::new(Activity::new(tenant)),
+            class: Class::Command,
+            timeout: (timeout > 0).then(|| std::time::Duration::from_millis(timeout)),
         };
         session.allow_scan = session.user.allow_scan;
         if let Err(e) = session
@@ -95,6 +105,8 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             id,
             SessionHandle {
                 user: session.user.name.clone(),
+                host: peer,
+                activity: session.activity.clone(),
                 backend_thread: session.conn.id(),
                 cancel: session.cancel.clone(),
             },
@@ -159,6 +171,12 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     /// What `SHOW WARNINGS` lists when the backend's own list would be wrong: the warnings or error of a model
     /// write (`keep_warnings`), or the proxy's own refusal (`keep_refusal`).
     pub(super) warnings: Option<crate::write::Warnings>,
+    /// What the processlist shows of this session.
+    pub(super) activity: Arc<Activity>,
+    /// The running statement's class, for the metrics.
+    pub(super) class: Class,
+    /// The statement timeout (`statement_timeout_ms`, `SET max_statement_time`); none when unlimited.
+    pub(super) timeout: Option<std::time::Duration>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
@@ -247,15 +265,25 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 if !span.is_disabled() {
                     span.record("verb", super::verb(body).as_str());
                 }
-                self.query(body).instrument(span).await?
+                let watch = self.watch("Query", Some(body), Class::Passthrough);
+                let done = watch.bound(self.query(body).instrument(span)).await;
+                self.unwatch(watch, done)?
             }
             COM_INIT_DB => {
                 let database = std::str::from_utf8(body).map_err(|_| sql::Error::BadCharacters)?;
                 self.use_database(database).await?
             }
             COM_PING => self.ok().await?,
-            COM_STMT_PREPARE => self.prepare(body).await?,
-            COM_STMT_EXECUTE => self.execute_prepared(body).await?,
+            COM_STMT_PREPARE => {
+                let watch = self.watch("Prepare", Some(body), Class::Command);
+                let done = self.prepare(body).await;
+                self.unwatch(watch, done)?
+            }
+            COM_STMT_EXECUTE => {
+                let watch = self.watch("Execute", None, Class::Prepared);
+                let done = watch.bound(self.execute_prepared(body)).await;
+                self.unwatch(watch, done)?
+            }
             // Neither command has a reply, not even an error: a bad one is dropped, and a bad chunk shows at
             // execute as a parameter mismatch.
             COM_STMT_SEND_LONG_DATA => {
@@ -323,12 +351,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let kept = self.warnings.take();
         if let Some(chatter) = chatter {
             self.warnings = kept;
+            self.class = Class::Chatter;
             return self.chatter(chatter, text).await;
         }
         if self.planned_read(text).await? {
+            self.class = Class::ModelRead;
             return Ok(());
         }
         let route = sql::classify(text, &self.context())?;
+        self.class = super::operations::class_of(&route);
         // A tenant's passthrough statements name no table (the policy sees to it); SHOW reads tables itself.
         let tableless = matches!(self.user.role(), Role::Tenant(_))
             && matches!(
@@ -419,6 +450,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 self.ok().await
             }
             Route::Kill { id, query_only } => self.kill(id, query_only).await,
+            Route::SetStatementTimeout(ms) => self.set_statement_timeout(ms).await,
+            Route::ShowProcesslist { full } => self.show_processlist(full).await,
             Route::ShowDatabases => {
                 let home = self.state.backend.database().as_bytes().to_vec();
                 let column = text_column("Database", ColumnType::MYSQL_TYPE_VAR_STRING);
@@ -459,27 +492,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Ok(())
     }
 
-    /// `CALL stardust.replay_dlq(id)`: a tenant replays only its own entries, an admin any.
-    async fn replay_dlq(&mut self, id: i64) -> Result<(), crate::Error> {
-        let tenant = match self.user.role() {
-            Role::Tenant(tenant) => Some(tenant),
-            Role::Admin => None,
-        };
-        let replayed = crate::daemons::sync_queue::replay(
-            &self.state.backend,
-            crate::daemons::sync_queue::Replay::Id(id),
-            tenant,
-        )
-        .await?
-        .ok_or(Error::NoDeadLetter(id))?;
-        let outcome = super::wire::Outcome {
-            affected_rows: replayed.len() as u64,
-            status: self.status,
-            ..Default::default()
-        };
-        self.wire.ok(&outcome).await.map_err(super::relay::gone)
-    }
-
     async fn use_database(&mut self, database: &str) -> Result<(), crate::Error> {
         self.switch_database(database).await?;
         self.ok().await
@@ -500,13 +512,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .await?;
         // Result metadata names the current database.
         self.twins.forget_types();
+        self.activity.set_database(database);
         self.database = Some(database.to_string());
         Ok(())
     }
 
     async fn set_tenant(&mut self, tenant: u64) -> Result<(), crate::Error> {
         match self.user.role() {
-            Role::Admin => self.tenant = Some(tenant),
+            Role::Admin => {
+                self.tenant = Some(tenant);
+                self.activity.set_tenant(Some(tenant));
+            }
             Role::Tenant(own) if own == tenant => {}
             Role::Tenant(_) => {
                 return Err(sql::Error::PrivilegeDenied(
@@ -518,31 +534,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.ok().await
     }
 
-    /// `KILL [QUERY] id` by proxy connection id: found in the registry, then killed on the backend.
-    async fn kill(&mut self, id: u64, query_only: bool) -> Result<(), crate::Error> {
-        let handle = u32::try_from(id)
-            .ok()
-            .and_then(|id| self.state.sessions.get(id))
-            .ok_or(Error::NoSuchThread(id))?;
-        if self.user.role() != Role::Admin && handle.user != self.user.name {
-            return Err(Error::NotOwner(id).into());
-        }
-        let verb = if query_only { "KILL QUERY" } else { "KILL" };
-        let mut killer = self.state.backend.conn(false).await?;
-        match killer
-            .query_drop(format!("{verb} {}", handle.backend_thread))
-            .await
-        {
-            // The backend thread already ended: nothing left to stop there.
-            Err(mysql_async::Error::Server(e)) if e.code == 1094 => {}
-            other => other?,
-        }
-        if !query_only {
-            handle.cancel.cancel();
-        }
-        self.ok().await
-    }
-
     /// COM_RESET_CONNECTION: the backend session is reset and the proxy's session state with it.
     async fn reset(&mut self) -> Result<(), crate::Error> {
         self.conn.reset().await?;
@@ -550,6 +541,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.shadows.clear();
         self.twins.clear();
         self.tenant = None;
+        if self.user.role() == Role::Admin {
+            self.activity.set_tenant(None);
+        }
+        let timeout = self.state.config.statement_timeout_ms;
+        self.timeout = (timeout > 0).then(|| std::time::Duration::from_millis(timeout));
         self.allow_scan = self.user.allow_scan;
         self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
         let database = self
@@ -558,16 +554,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .unwrap_or_else(|| self.state.backend.database().to_string());
         self.switch_database(&database).await?;
         self.ok().await
-    }
-
-    async fn statistics(&mut self) -> Result<(), crate::Error> {
-        let (hits, misses) = self.state.plans.counts();
-        let text = format!(
-            "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: 0.000  Plan cache hits: {hits}  misses: {misses}",
-            self.state.started.elapsed().as_secs(),
-            self.state.sessions.len()
-        );
-        self.wire.raw(text.as_bytes()).await.map_err(gone)
     }
 
     pub(super) async fn ok(&mut self) -> Result<(), crate::Error> {

@@ -14,6 +14,7 @@ mod grammar;
 mod invariant;
 mod lifecycle;
 mod models;
+mod operability;
 mod packets;
 mod passthrough;
 mod plans;
