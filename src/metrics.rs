@@ -56,7 +56,7 @@ const CLASSES: [Class; 10] = [
 ];
 
 impl Class {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Class::Passthrough => "passthrough",
             Class::Chatter => "chatter",
@@ -98,7 +98,7 @@ const OUTCOMES: [Outcome; 6] = [
 ];
 
 impl Outcome {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Refused => "refused",

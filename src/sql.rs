@@ -2,6 +2,7 @@
 
 mod bind;
 mod classify;
+pub mod digest;
 mod labels;
 pub mod names;
 mod policy;

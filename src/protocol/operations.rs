@@ -10,7 +10,8 @@ use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tracing::debug;
+use tracing::field::Empty;
+use tracing::{debug, Instrument};
 
 use super::relay::gone;
 use super::session::Session;
@@ -22,9 +23,12 @@ use crate::processlist::{self, Viewer};
 use crate::sql::Route;
 use crate::state::State;
 
-/// One statement under watch: when it started, and the timeout it runs under.
+/// One statement under watch: when it started, the timeout it runs under, and its tracing span.
 pub(super) struct Watch {
     started: Instant,
+    /// `statement` (debug): command, verb, size and digest — never the text, which can carry values and
+    /// passwords (`CREATE USER … IDENTIFIED BY`).
+    span: tracing::Span,
     limit: Option<Duration>,
     state: Arc<State>,
     thread: u32,
@@ -37,6 +41,7 @@ impl Watch {
     where
         F: Future<Output = Result<(), crate::Error>>,
     {
+        let work = work.instrument(self.span.clone());
         let Some(limit) = self.limit else {
             return work.await;
         };
@@ -90,8 +95,22 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     ) -> Watch {
         self.activity.begin(command, text);
         self.class = class;
+        let span = tracing::debug_span!(
+            "statement",
+            command,
+            verb = Empty,
+            bytes = Empty,
+            digest = Empty
+        );
+        if let (false, Some(text)) = (span.is_disabled(), text) {
+            span.record("verb", super::verb(text).as_str());
+            span.record("bytes", text.len());
+            let digest = crate::sql::digest::digest(&String::from_utf8_lossy(text));
+            span.record("digest", digest.as_str());
+        }
         Watch {
             started: Instant::now(),
+            span,
             limit: self.timeout,
             state: self.state.clone(),
             thread: self.conn.id(),
@@ -108,9 +127,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Ok(()) => Outcome::Ok,
             Err(e) => Outcome::of(e.kind()),
         };
-        self.state
-            .metrics
-            .statement(self.class, outcome, watch.started.elapsed());
+        let elapsed = watch.started.elapsed();
+        self.state.metrics.statement(self.class, outcome, elapsed);
+        debug!(
+            parent: &watch.span,
+            class = self.class.label(),
+            outcome = outcome.label(),
+            elapsed_us = elapsed.as_micros() as u64,
+            "statement done"
+        );
         self.activity.idle();
         done
     }

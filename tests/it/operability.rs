@@ -518,3 +518,95 @@ async fn the_configured_timeout_cancels_a_model_write_and_nothing_of_it_stays() 
     assert_eq!(count, Some(2));
     no_drift(&proxy.state.backend).await;
 }
+
+/// The next line of a child's stderr, bounded so a hang fails the test instead of stalling it.
+async fn next_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    bound: tokio::time::Instant,
+) -> Option<String> {
+    tokio::time::timeout_at(bound, lines.next_line())
+        .await
+        .expect("the log line within two minutes")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ndjson_logs_carry_connection_id_and_digest_never_values() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let proxy = Proxy::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stardust.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen = \"127.0.0.1:0\"\nbackend_url = \"{}\"\ndaemons = false\n\n[[users]]\nname = \"ops\"\n\
+             password = \"pw-not-logged\"\nadmin = true\n",
+            proxy.backend_url()
+        ),
+    )
+    .unwrap();
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_stardust"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("STARDUST_LOG_FORMAT", "json")
+        .env("STARDUST_LOG", "stardust=debug")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // Bounds on a hang, not synchronisation: each loop ends at the line it waits for.
+    let bound = tokio::time::Instant::now() + Duration::from_secs(120);
+    let address = loop {
+        let line = next_line(&mut lines, bound)
+            .await
+            .expect("serve logs its address");
+        seen.push(line.clone());
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if event["message"] == "serving MySQL clients" {
+            break event["address"].as_str().unwrap().to_string();
+        }
+    };
+    let address: SocketAddr = address.parse().unwrap();
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(address.ip().to_string())
+        .tcp_port(address.port())
+        .user(Some("ops"))
+        .pass(Some("pw-not-logged"))
+        .prefer_socket(false);
+    let mut conn = Conn::new(opts).await.unwrap();
+    let secret = "SELECT 'hunter2-value' AS v";
+    let value: Option<String> = conn.query_first(secret).await.unwrap();
+    assert_eq!(value.as_deref(), Some("hunter2-value"));
+    let expected = stardust::sql::digest::digest(secret);
+    let done = loop {
+        let line = next_line(&mut lines, bound)
+            .await
+            .expect("a statement line");
+        seen.push(line.clone());
+        if line.contains(&expected) && line.contains("statement done") {
+            break serde_json::from_str::<serde_json::Value>(&line).unwrap();
+        }
+    };
+    let spans = done["spans"].as_array().expect("the span list");
+    let connection = spans.iter().find(|s| s["name"] == "connection").unwrap();
+    assert_eq!(
+        connection["id"].as_u64(),
+        Some(u64::from(conn.id())),
+        "{done}"
+    );
+    assert_eq!(done["outcome"], "ok", "{done}");
+    drop(conn);
+    serve.kill().await.unwrap();
+    while let Some(line) = next_line(&mut lines, bound).await {
+        seen.push(line);
+    }
+    for line in &seen {
+        assert!(!line.contains("hunter2"), "a value reached the log: {line}");
+        assert!(
+            !line.contains("pw-not-logged"),
+            "a password reached the log: {line}"
+        );
+    }
+}
