@@ -3,6 +3,7 @@
 mod raw;
 mod support;
 
+mod adversarial;
 mod auth;
 mod bootstrap;
 mod chatter;
