@@ -193,7 +193,7 @@ impl Generator<'_> {
             format!("SELECT id FROM {t} WHERE {p} UNION SELECT id FROM {u}"),
             format!("SELECT id, name FROM {t} UNION ALL SELECT id, note FROM {u} WHERE {p}"),
             format!("WITH c AS (SELECT id, name FROM {t} WHERE {p}) SELECT * FROM c"),
-            format!("WITH c AS (SELECT id FROM entry_data WHERE tenant_id = 2) SELECT * FROM c"),
+            "WITH c AS (SELECT id FROM entry_data WHERE tenant_id = 2) SELECT * FROM c".to_string(),
             format!("SELECT (SELECT COUNT(*) FROM {t}) AS c, (SELECT MAX(id) FROM {u}) AS m"),
             format!("SELECT d.id FROM (SELECT id, n FROM {t}) AS d WHERE d.{p}"),
             format!("SELECT name FROM {t} WHERE {p} ORDER BY n DESC, id LIMIT 3"),
