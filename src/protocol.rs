@@ -9,6 +9,8 @@
 mod auth;
 mod chatter;
 mod errors;
+#[cfg(test)]
+mod fuzz;
 mod login;
 mod models;
 mod operations;
