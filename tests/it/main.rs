@@ -14,6 +14,7 @@ mod drivers;
 mod grammar;
 mod invariant;
 mod lifecycle;
+mod load;
 mod models;
 mod operability;
 mod packets;
