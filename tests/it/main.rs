@@ -8,6 +8,7 @@ mod auth;
 mod bootstrap;
 mod chatter;
 mod cli;
+mod crashes;
 mod daemons;
 mod differential;
 mod drivers;
