@@ -13,6 +13,7 @@ mod daemons;
 mod differential;
 mod drivers;
 mod grammar;
+mod hostile;
 mod invariant;
 mod lifecycle;
 mod load;
