@@ -80,6 +80,18 @@ pub struct Backend {
     database: String,
     /// How the pools connect, for the connections a client session opens of its own (`session_conn`).
     opts: OptsBuilder,
+    /// The most connections each pool opens.
+    max_connections: usize,
+}
+
+/// How busy the pools are, summed over both.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolLoad {
+    pub in_use: usize,
+    pub idle: usize,
+    /// `get_conn` calls waiting for a connection.
+    pub waiting: usize,
+    pub max: usize,
 }
 
 impl Backend {
@@ -113,11 +125,28 @@ impl Backend {
             engine,
             database,
             opts: builder,
+            max_connections: max_connections.max(1),
         })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// How busy the pools are now (for the metrics endpoint).
+    pub fn pool_load(&self) -> PoolLoad {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut load = PoolLoad {
+            max: self.max_connections,
+            ..PoolLoad::default()
+        };
+        for pool in [&self.pool, &self.found_rows_pool] {
+            let metrics = pool.metrics();
+            load.in_use += metrics.connections_in_use.load(Relaxed);
+            load.idle += metrics.connections_in_pool.load(Relaxed);
+            load.waiting += metrics.active_wait_requests.load(Relaxed);
+        }
+        load
     }
 
     /// The database named in `backend_url`.

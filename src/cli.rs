@@ -280,6 +280,15 @@ pub async fn serve_on(
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%address, "serving MySQL clients");
+    if let Some(metrics) = &state.config.metrics_listen {
+        let listener = bind(metrics).await?;
+        tracing::info!(address = metrics.as_str(), "serving GET /metrics");
+        tokio::spawn(stardust::metrics::serve(
+            listener,
+            state.clone(),
+            shutdown.clone(),
+        ));
+    }
     let backend = state.backend.clone();
     let daemons = tokio_util::task::TaskTracker::new();
     stardust::daemons::spawn(&backend, &state.config, &shutdown, &daemons);

@@ -30,6 +30,13 @@ pub struct Config {
     /// Most statement texts whose rewritten model-table reads are cached (0: none).
     #[serde(default = "default_plan_cache_entries")]
     pub plan_cache_entries: usize,
+    /// Address of the Prometheus endpoint (`GET /metrics`); none when unset.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
+    /// Milliseconds a statement may run before the proxy cancels it on the backend (error 3024); 0: no limit.
+    /// A session changes its own with `SET max_statement_time` (seconds) or `SET max_execution_time` (ms).
+    #[serde(default)]
+    pub statement_timeout_ms: u64,
     /// Whether `serve` runs the daemons (Watcher, Reconciler, Liberator) in-process at all.
     #[serde(default = "default_daemons")]
     pub daemons: bool,
@@ -198,6 +205,9 @@ pub enum Error {
     Invalid(Vec<String>),
 }
 
+/// The longest statement timeout (a year, in milliseconds): past it a timer is no timeout at all.
+pub const MAX_TIMEOUT_MS: u64 = 365 * 24 * 3600 * 1000;
+
 fn default_listen() -> String {
     "127.0.0.1:3307".to_string()
 }
@@ -228,6 +238,8 @@ impl Config {
             shutdown_grace_secs: default_shutdown_grace_secs(),
             max_allowed_packet: default_max_allowed_packet(),
             plan_cache_entries: default_plan_cache_entries(),
+            metrics_listen: None,
+            statement_timeout_ms: 0,
             daemons: default_daemons(),
             watcher: Daemon::default(),
             reconciler: Daemon::default(),
@@ -266,8 +278,11 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
     }
 
-    /// `STARDUST_LISTEN` and `STARDUST_BACKEND_URL` override the file.
+    /// `STARDUST_LISTEN`, `STARDUST_BACKEND_URL` and `STARDUST_METRICS_LISTEN` override the file.
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        if let Some(listen) = lookup("STARDUST_METRICS_LISTEN") {
+            self.metrics_listen = Some(listen).filter(|l| !l.is_empty());
+        }
         if let Some(listen) = lookup("STARDUST_LISTEN") {
             self.listen = listen;
         }
@@ -283,6 +298,21 @@ impl Config {
             problems.push(format!(
                 "listen = {:?} is not an address like \"127.0.0.1:3307\"",
                 self.listen
+            ));
+        }
+        if let Some(metrics) = &self.metrics_listen {
+            if metrics.parse::<SocketAddr>().is_err() {
+                problems.push(format!(
+                    "metrics_listen = {metrics:?} is not an address like \"127.0.0.1:9104\""
+                ));
+            } else if *metrics == self.listen {
+                problems.push("metrics_listen must differ from listen".to_string());
+            }
+        }
+        if self.statement_timeout_ms > MAX_TIMEOUT_MS {
+            problems.push(format!(
+                "statement_timeout_ms = {} must be at most {MAX_TIMEOUT_MS} (a year)",
+                self.statement_timeout_ms
             ));
         }
         match mysql_async::Opts::from_url(&self.backend_url) {

@@ -61,6 +61,10 @@ pub enum Kind {
     KillDenied,
     /// Too many client connections at once.
     TooManyConnections,
+    /// A session variable the proxy keeps was set to a value it cannot take.
+    WrongValueForVariable,
+    /// The statement ran longer than the session's statement timeout and was cancelled on the backend.
+    StatementTimeout,
     /// A lock the statement needs stayed taken too long.
     LockTimeout,
     /// The backend cannot be reached.
@@ -153,6 +157,8 @@ pub enum Client {
     NoTenant,
     #[error("Too many connections: the proxy serves at most {0} at once (max_connections)")]
     TooManyConnections(usize),
+    #[error("Query execution was interrupted, maximum statement execution time exceeded")]
+    StatementTimeout,
     #[error("Got a packet bigger than 'max_allowed_packet' bytes ({0})")]
     PacketTooLarge(usize),
 }
@@ -172,6 +178,7 @@ impl Client {
             Client::TooManyConnections(_) => Kind::TooManyConnections,
             Client::NoTenant => Kind::NoTenant,
             Client::PacketTooLarge(_) => Kind::PacketTooLarge,
+            Client::StatementTimeout => Kind::StatementTimeout,
         }
     }
 }

@@ -59,4 +59,10 @@ pub mod shutdown;
 /// What every connection shares.
 pub mod state;
 
+/// What each session is doing, for SHOW PROCESSLIST and `stardust.processlist`.
+pub mod processlist;
+
+/// Statement, pool, cache and queue metrics; the Prometheus endpoint.
+pub mod metrics;
+
 pub use error::{Error, Kind};

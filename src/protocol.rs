@@ -12,9 +12,12 @@ mod chatter;
 mod connection;
 mod errors;
 mod field_list;
+#[cfg(test)]
+mod fuzz;
 mod jobs;
 mod login;
 mod models;
+mod operations;
 mod packet;
 mod prepared;
 mod relay;

@@ -2,12 +2,14 @@
 
 mod bind;
 mod classify;
+pub mod digest;
 mod labels;
 pub mod names;
 mod policy;
 pub mod scan;
 mod share_lock;
 mod show;
+mod variables;
 
 pub use bind::{bind, placeholders};
 pub use classify::{classify, parse_and_route, Context, ModelShow, Route};
@@ -112,6 +114,8 @@ pub enum Error {
     PrivilegeDenied(String),
     #[error("{0}")]
     NotSupported(String),
+    #[error("Variable '{variable}' can't be set to the value of '{value}': give a number of {}, 0 for no limit", if variable == "max_statement_time" { "seconds" } else { "milliseconds" })]
+    WrongValue { variable: String, value: String },
     #[error("Query was empty")]
     Empty,
     #[error("Invalid utf8mb4 character string in the statement: send the query as valid UTF-8")]
@@ -128,6 +132,7 @@ impl Error {
             Error::NotSupported(_) => Kind::NotSupported,
             Error::BadCharacters => Kind::BadCharacters,
             Error::Empty => Kind::EmptyQuery,
+            Error::WrongValue { .. } => Kind::WrongValueForVariable,
         }
     }
 }

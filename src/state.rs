@@ -20,6 +20,8 @@ pub struct State {
     pub sessions: Sessions,
     /// Rewritten reads of model tables by statement text (`plan_cache_entries`).
     pub plans: crate::rewrite::plans::Plans,
+    /// Statement counts and latencies, and what `GET /metrics` serves.
+    pub metrics: crate::metrics::Metrics,
     /// When the proxy started, for COM_STATISTICS.
     pub started: std::time::Instant,
     /// Offered to clients that ask for TLS (`tls_cert`, `tls_key`); `None` when not configured.
@@ -35,6 +37,7 @@ impl State {
             std::process::id()
         );
         let plans = crate::rewrite::plans::Plans::new(config.plan_cache_entries);
+        let metrics = crate::metrics::Metrics::new(config.metrics_listen.is_some());
         State {
             config,
             registry: Registry::new(backend.clone()),
@@ -42,6 +45,7 @@ impl State {
             backend,
             sessions: Sessions::default(),
             plans,
+            metrics,
             started: std::time::Instant::now(),
             tls: None,
             next_connection_id: AtomicU32::new(1),
@@ -65,10 +69,14 @@ impl State {
     }
 }
 
-/// What `KILL` needs to know about a live session.
+/// What `KILL` and the processlist need to know about a live session.
 #[derive(Clone)]
 pub struct SessionHandle {
     pub user: String,
+    /// The client's address.
+    pub host: String,
+    /// What the session is doing now.
+    pub activity: std::sync::Arc<crate::processlist::Activity>,
     /// The backend's thread id for this session's backend connection.
     pub backend_thread: u32,
     /// Cancelled to end the session (`KILL CONNECTION`).

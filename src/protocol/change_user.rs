@@ -99,6 +99,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.twins.clear();
         self.warnings = None;
         self.tenant = None;
+        self.activity.set_tenant(match self.user.role() {
+            Role::Tenant(tenant) => Some(tenant),
+            Role::Admin => None,
+        });
+        let timeout = self.state.config.statement_timeout_ms;
+        self.timeout = (timeout > 0).then(|| std::time::Duration::from_millis(timeout));
         self.allow_scan = self.user.allow_scan;
         self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
         self.switch_database(database).await?;

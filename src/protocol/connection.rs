@@ -17,6 +17,9 @@ use super::prepared::Statements;
 use super::session::Session;
 use super::wire::Wire;
 use super::{write_error, Error};
+use crate::config::Role;
+use crate::metrics::Class;
+use crate::processlist::Activity;
 use crate::state::{SessionHandle, State};
 
 /// Serves one client connection until it quits, is killed, or the proxy shuts down.
@@ -42,7 +45,15 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
                 PacketReader::new(read, limit),
                 Wire::new(PacketWriter::new(write)),
             );
-            return open(reader, wire, (state, id, salt), first, false, shutdown).await;
+            return open(
+                reader,
+                wire,
+                (state, id, salt, peer),
+                first,
+                false,
+                shutdown,
+            )
+            .await;
         };
         // An SSL request: the rest of the conversation, login included, runs over TLS on the same socket.
         // Bounded like the rest of the login, so a client that stalls here does not hold its connection slot.
@@ -58,7 +69,15 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             Ok(response) => response,
             Err(e) => return debug!(error = %e, "no handshake response over TLS"),
         };
-        open(reader, wire, (state, id, salt), response, true, shutdown).await
+        open(
+            reader,
+            wire,
+            (state, id, salt, peer),
+            response,
+            true,
+            shutdown,
+        )
+        .await
     }
     .instrument(span)
     .await
@@ -68,7 +87,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
 async fn open<R, W>(
     mut reader: PacketReader<R>,
     mut wire: Wire<W>,
-    (state, id, salt): (Arc<State>, u32, [u8; 20]),
+    (state, id, salt, peer): (Arc<State>, u32, [u8; 20], String),
     response: (u8, Vec<u8>),
     secure: bool,
     shutdown: CancellationToken,
@@ -92,6 +111,11 @@ async fn open<R, W>(
         Err(e) => return refuse(&mut wire, &e).await,
     };
     tracing::Span::current().record("user", login.user.name.as_str());
+    let tenant = match login.user.role() {
+        Role::Tenant(tenant) => Some(tenant),
+        Role::Admin => None,
+    };
+    let timeout = state.config.statement_timeout_ms;
     let mut session = Session {
         id,
         state: state.clone(),
@@ -110,6 +134,9 @@ async fn open<R, W>(
         allow_scan: false,
         salt: login.salt,
         collation: login.hello.collation,
+        activity: Arc::new(Activity::new(tenant)),
+        class: Class::Command,
+        timeout: (timeout > 0).then(|| std::time::Duration::from_millis(timeout)),
     };
     session.allow_scan = session.user.allow_scan;
     if let Err(e) = session.start(login.hello.database.as_deref()).await {
@@ -119,6 +146,8 @@ async fn open<R, W>(
         id,
         SessionHandle {
             user: session.user.name.clone(),
+            host: peer,
+            activity: session.activity.clone(),
             backend_thread: session.conn.id(),
             cancel: session.cancel.clone(),
         },

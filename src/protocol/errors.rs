@@ -35,6 +35,8 @@ pub fn code_and_state(kind: Kind) -> (u16, [u8; 5]) {
         Kind::KillDenied => (1095, *b"HY000"),
         Kind::TooManyConnections => (1040, *b"08004"),
         Kind::LockTimeout => (1205, *b"HY000"),
+        Kind::WrongValueForVariable => (1231, *b"42000"),
+        Kind::StatementTimeout => (3024, *b"HY000"),
         Kind::BackendUnavailable => (1105, *b"HY000"),
         Kind::Backend { code, state } => (code, state),
         Kind::Internal => (1105, *b"HY000"),

@@ -197,25 +197,35 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         &mut self,
         mut statement: Statement,
     ) -> Result<(), crate::Error> {
-        use crate::rewrite::system_schema::{substitute, Process};
+        use crate::processlist::{list, Viewer};
+        let (tenant, viewer) = match self.user.role() {
+            Role::Tenant(tenant) => (Some(tenant), Viewer::User(&self.user.name)),
+            Role::Admin => (None, Viewer::Admin),
+        };
+        let processes = list(&self.state.sessions, viewer);
+        crate::rewrite::system_schema::substitute(&mut statement, tenant, &processes)?;
+        self.forward(statement.to_string().as_bytes()).await
+    }
+
+    /// `CALL stardust.replay_dlq(id)`: a tenant replays only its own entries, an admin any.
+    pub(super) async fn replay_dlq(&mut self, id: i64) -> Result<(), crate::Error> {
         let tenant = match self.user.role() {
             Role::Tenant(tenant) => Some(tenant),
             Role::Admin => None,
         };
-        let processes: Vec<Process> = self
-            .state
-            .sessions
-            .list()
-            .into_iter()
-            .filter(|(_, handle)| tenant.is_none() || handle.user == self.user.name)
-            .map(|(id, handle)| Process {
-                id,
-                user: handle.user,
-                backend_thread: handle.backend_thread,
-            })
-            .collect();
-        substitute(&mut statement, tenant, &processes)?;
-        self.forward(statement.to_string().as_bytes()).await
+        let replayed = crate::daemons::sync_queue::replay(
+            &self.state.backend,
+            crate::daemons::sync_queue::Replay::Id(id),
+            tenant,
+        )
+        .await?
+        .ok_or(Error::NoDeadLetter(id))?;
+        let outcome = super::wire::Outcome {
+            affected_rows: replayed.len() as u64,
+            status: self.status,
+            ..Default::default()
+        };
+        self.wire.ok(&outcome).await.map_err(super::relay::gone)
     }
 
     /// The virtual rows; for admins, with the backend's own answer to the same statement, sorted by name.

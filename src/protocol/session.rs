@@ -7,8 +7,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Column, Conn, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
-use tracing::field::Empty;
-use tracing::{debug, warn, Instrument};
+use tracing::{debug, warn};
 
 use super::chatter::{self, Chatter};
 use super::packet::{PacketReader, ReadError};
@@ -17,6 +16,8 @@ use super::relay::{self, gone, Encoding};
 use super::wire::{text_column, Outcome, Wire};
 use super::{write_error, Error};
 use crate::config::{Role, User};
+use crate::metrics::Class;
+use crate::processlist::Activity;
 use crate::sql::{self, Route};
 use crate::state::State;
 
@@ -79,6 +80,12 @@ pub(super) struct Session<R, W: AsyncWrite + Unpin> {
     pub(super) salt: [u8; 20],
     /// The client's connection collation, from its handshake or its last COM_CHANGE_USER.
     pub(super) collation: u8,
+    /// What the processlist shows of this session.
+    pub(super) activity: Arc<Activity>,
+    /// The running statement's class, for the metrics.
+    pub(super) class: Class,
+    /// The statement timeout (`statement_timeout_ms`, `SET max_statement_time`); none when unlimited.
+    pub(super) timeout: Option<std::time::Duration>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
@@ -148,10 +155,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         });
     }
 
+    /// A client's mistake is logged by its kind only: messages can quote values (`Duplicate entry '…'`).
     fn report(&self, error: &crate::Error) {
         match error.kind() {
             crate::error::Kind::Internal => warn!(error = %error, "statement failed"),
-            _ => debug!(error = %error, "statement refused"),
+            kind => debug!(?kind, "statement refused"),
         }
     }
 
@@ -162,20 +170,25 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         match command {
             COM_QUIT => return Ok(Flow::Quit),
             COM_QUERY => {
-                // The verb and size only: statement text can carry passwords (CREATE USER … IDENTIFIED BY).
-                let span = tracing::debug_span!("statement", verb = Empty, bytes = body.len());
-                if !span.is_disabled() {
-                    span.record("verb", super::verb(body).as_str());
-                }
-                self.query(body).instrument(span).await?
+                let watch = self.watch("Query", Some(body), Class::Passthrough);
+                let done = watch.bound(self.query(body)).await;
+                self.unwatch(watch, done)?
             }
             COM_INIT_DB => {
                 let database = std::str::from_utf8(body).map_err(|_| sql::Error::BadCharacters)?;
                 self.use_database(database).await?
             }
             COM_PING => self.ok().await?,
-            COM_STMT_PREPARE => self.prepare(body).await?,
-            COM_STMT_EXECUTE => self.execute_prepared(body).await?,
+            COM_STMT_PREPARE => {
+                let watch = self.watch("Prepare", Some(body), Class::Command);
+                let done = watch.bound(self.prepare(body)).await;
+                self.unwatch(watch, done)?
+            }
+            COM_STMT_EXECUTE => {
+                let watch = self.watch("Execute", None, Class::Prepared);
+                let done = watch.bound(self.execute_prepared(body)).await;
+                self.unwatch(watch, done)?
+            }
             // Neither command has a reply, not even an error: a bad one is dropped, and a bad chunk shows at
             // execute as a parameter mismatch.
             COM_STMT_SEND_LONG_DATA => {
@@ -234,12 +247,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let kept = self.warnings.take();
         if let Some(chatter) = chatter {
             self.warnings = kept;
+            self.class = Class::Chatter;
             return self.chatter(chatter, text).await;
         }
         if self.planned_read(text).await? {
+            self.class = Class::ModelRead;
             return Ok(());
         }
         let route = sql::classify(text, &self.context())?;
+        self.class = super::operations::class_of(&route);
         // A tenant's passthrough statements name no table (the policy sees to it); SHOW reads tables itself.
         let tableless = matches!(self.user.role(), Role::Tenant(_))
             && matches!(
@@ -330,6 +346,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 self.ok().await
             }
             Route::Kill { id, query_only } => self.kill(id, query_only).await,
+            Route::SetStatementTimeout(ms) => self.set_statement_timeout(ms).await,
+            Route::ShowProcesslist { full } => self.show_processlist(full).await,
             Route::ShowDatabases => {
                 let home = self.state.backend.database().as_bytes().to_vec();
                 let column = text_column("Database", ColumnType::MYSQL_TYPE_VAR_STRING);
@@ -371,27 +389,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Ok(())
     }
 
-    /// `CALL stardust.replay_dlq(id)`: a tenant replays only its own entries, an admin any.
-    async fn replay_dlq(&mut self, id: i64) -> Result<(), crate::Error> {
-        let tenant = match self.user.role() {
-            Role::Tenant(tenant) => Some(tenant),
-            Role::Admin => None,
-        };
-        let replayed = crate::daemons::sync_queue::replay(
-            &self.state.backend,
-            crate::daemons::sync_queue::Replay::Id(id),
-            tenant,
-        )
-        .await?
-        .ok_or(Error::NoDeadLetter(id))?;
-        let outcome = super::wire::Outcome {
-            affected_rows: replayed.len() as u64,
-            status: self.status,
-            ..Default::default()
-        };
-        self.wire.ok(&outcome).await.map_err(super::relay::gone)
-    }
-
     async fn use_database(&mut self, database: &str) -> Result<(), crate::Error> {
         self.switch_database(database).await?;
         self.ok().await
@@ -412,13 +409,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .await?;
         // Result metadata names the current database.
         self.twins.forget_types();
+        self.activity.set_database(database);
         self.database = Some(database.to_string());
         Ok(())
     }
 
     async fn set_tenant(&mut self, tenant: u64) -> Result<(), crate::Error> {
         match self.user.role() {
-            Role::Admin => self.tenant = Some(tenant),
+            Role::Admin => {
+                self.tenant = Some(tenant);
+                self.activity.set_tenant(Some(tenant));
+            }
             Role::Tenant(own) if own == tenant => {}
             Role::Tenant(_) => {
                 return Err(sql::Error::PrivilegeDenied(
@@ -428,41 +429,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         }
         self.ok().await
-    }
-
-    /// `KILL [QUERY] id` by proxy connection id: found in the registry, then killed on the backend.
-    async fn kill(&mut self, id: u64, query_only: bool) -> Result<(), crate::Error> {
-        let handle = u32::try_from(id)
-            .ok()
-            .and_then(|id| self.state.sessions.get(id))
-            .ok_or(Error::NoSuchThread(id))?;
-        if self.user.role() != Role::Admin && handle.user != self.user.name {
-            return Err(Error::NotOwner(id).into());
-        }
-        let verb = if query_only { "KILL QUERY" } else { "KILL" };
-        let mut killer = self.state.backend.conn(false).await?;
-        match killer
-            .query_drop(format!("{verb} {}", handle.backend_thread))
-            .await
-        {
-            // The backend thread already ended: nothing left to stop there.
-            Err(mysql_async::Error::Server(e)) if e.code == 1094 => {}
-            other => other?,
-        }
-        if !query_only {
-            handle.cancel.cancel();
-        }
-        self.ok().await
-    }
-
-    async fn statistics(&mut self) -> Result<(), crate::Error> {
-        let (hits, misses) = self.state.plans.counts();
-        let text = format!(
-            "Uptime: {}  Threads: {}  Questions: 0  Slow queries: 0  Opens: 0  Open tables: 0  Queries per second avg: 0.000  Plan cache hits: {hits}  misses: {misses}",
-            self.state.started.elapsed().as_secs(),
-            self.state.sessions.len()
-        );
-        self.wire.raw(text.as_bytes()).await.map_err(gone)
     }
 
     pub(super) async fn ok(&mut self) -> Result<(), crate::Error> {

@@ -19,13 +19,7 @@ pub const TABLES: [&str; 7] = [
     "processlist",
 ];
 
-/// A live proxy session, for `stardust.processlist`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Process {
-    pub id: u32,
-    pub user: String,
-    pub backend_thread: u32,
-}
+pub use crate::processlist::Process;
 
 /// Whether `name` (a two-part name's parts) is a system table; returns its table name.
 pub fn system_table(parts: &[String]) -> Option<&'static str> {
@@ -148,23 +142,45 @@ fn source(table: &str, tenant: Option<u64>, processes: &[Process]) -> String {
              FROM stardust_reconciler_dlq{}",
             only("tenant_id")
         ),
-        _ => {
-            let rows: Vec<String> = processes
-                .iter()
-                .map(|p| {
-                    let user = crate::sql::hex(p.user.as_bytes());
-                    format!(
-                        "SELECT {} AS id, CONVERT(X'{user}' USING utf8mb4) AS user, {} AS backend_thread",
-                        p.id, p.backend_thread
-                    )
-                })
-                .collect();
-            if rows.is_empty() {
-                "SELECT 0 AS id, '' AS user, 0 AS backend_thread FROM DUAL WHERE 1 = 0".to_string()
-            } else {
-                rows.join(" UNION ALL ")
-            }
-        }
+        _ => processlist(processes),
+    }
+}
+
+/// The processlist as a derived table: one row of literals per session (texts as hex, never spliced).
+fn processlist(processes: &[Process]) -> String {
+    let text = |value: Option<&str>| match value {
+        Some(value) => format!(
+            "CONVERT(X'{}' USING utf8mb4)",
+            crate::sql::hex(value.as_bytes())
+        ),
+        None => "NULL".to_string(),
+    };
+    let number = |value: Option<u64>| value.map_or("NULL".to_string(), |n| n.to_string());
+    let rows: Vec<String> = processes
+        .iter()
+        .map(|p| {
+            format!(
+                "SELECT {} AS id, {} AS user, {} AS host, {} AS tenant_id, {} AS db, {} AS command, {} AS time, \
+                 {} AS state, {} AS info, {} AS backend_thread",
+                p.id,
+                text(Some(&p.user)),
+                text(Some(&p.host)),
+                number(p.tenant),
+                text(p.database.as_deref()),
+                text(Some(&p.command)),
+                p.time,
+                text(Some(&p.state)),
+                text(p.info.as_deref()),
+                number(p.backend_thread.map(u64::from)),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        "SELECT 0 AS id, '' AS user, '' AS host, 0 AS tenant_id, '' AS db, '' AS command, 0 AS time, '' AS state, \
+         '' AS info, 0 AS backend_thread FROM DUAL WHERE 1 = 0"
+            .to_string()
+    } else {
+        rows.join(" UNION ALL ")
     }
 }
 
@@ -179,7 +195,14 @@ mod tests {
         let processes = [Process {
             id: 3,
             user: "acme".to_string(),
-            backend_thread: 42,
+            host: "127.0.0.1:5000".to_string(),
+            tenant: Some(1),
+            database: Some("app".to_string()),
+            command: "Query".to_string(),
+            time: 0,
+            state: "executing".to_string(),
+            info: Some("SELECT 'it''s'".to_string()),
+            backend_thread: None,
         }];
         substitute(&mut statement, tenant, &processes).unwrap();
         statement.to_string()

@@ -1,8 +1,8 @@
 //! Parse with sqlparser's MySQL dialect and decide each statement's route.
 
 use sqlparser::ast::{
-    Expr, KillType, ObjectName, Set, ShowCreateObject, ShowStatementFilter,
-    ShowStatementFilterPosition, ShowStatementOptions, Statement, Use, Value,
+    Expr, KillType, ObjectName, ShowCreateObject, ShowStatementFilter, ShowStatementFilterPosition,
+    ShowStatementOptions, Statement, Use, Value,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::keywords::Keyword;
@@ -11,6 +11,7 @@ use sqlparser::tokenizer::{Token, Tokenizer, Word};
 
 use super::names::{self, Table};
 use super::show::{self, Show};
+use super::variables;
 use super::{policy, Error};
 use crate::catalog::is_virtual;
 use crate::config::Role;
@@ -35,6 +36,11 @@ pub enum Route {
     SetTenant(u64),
     /// `SET stardust_allow_scan = 0|1`: whether filters on unindexed model fields may scan the JSON.
     SetAllowScan(bool),
+    /// `SET [SESSION] max_statement_time = seconds` or `max_execution_time = ms`: the session's statement
+    /// timeout in milliseconds (0: none), or `None` for `= DEFAULT` (the configured one).
+    SetStatementTimeout(Option<u64>),
+    /// `SHOW [FULL] PROCESSLIST`: the proxy's sessions, answered by the proxy.
+    ShowProcesslist { full: bool },
     /// `KILL [QUERY | CONNECTION] id`, where id is a proxy connection id.
     Kill { id: u64, query_only: bool },
     /// `SHOW DATABASES` for a tenant login: only its database.
@@ -125,6 +131,11 @@ pub fn parse_and_route(sql: &str, ctx: &Context<'_>) -> Result<Route, Error> {
                 routes.push(route);
                 continue;
             }
+        }
+        // The proxy's own sessions, shown to every login (each its own): not a backend statement to police.
+        if let Statement::ShowProcessList { full } = statement {
+            routes.push(Route::ShowProcesslist { full });
+            continue;
         }
         if let Some(route) = procedure(&statement)? {
             routes.push(route);
@@ -296,10 +307,16 @@ fn route(
             id: *id,
             query_only: matches!(modifier, Some(KillType::Query)),
         },
-        Statement::Set(set) => match (tenant_assignment(set)?, allow_scan_assignment(set)?) {
+        Statement::Set(set) => match (
+            variables::tenant_assignment(set)?,
+            variables::allow_scan_assignment(set)?,
+        ) {
             (Some(tenant), _) => Route::SetTenant(tenant),
             (None, Some(allow)) => Route::SetAllowScan(allow),
-            (None, None) => Route::Forward,
+            (None, None) => match variables::timeout_assignment(set)? {
+                Some(timeout) => Route::SetStatementTimeout(timeout),
+                None => Route::Forward,
+            },
         },
         Statement::ShowDatabases { .. } if matches!(ctx.role, Role::Tenant(_)) => {
             Route::ShowDatabases
@@ -363,51 +380,6 @@ fn like_of(options: &ShowStatementOptions) -> Option<String> {
     }
 }
 
-/// `SET stardust_tenant = N`, if that is what `set` is.
-fn tenant_assignment(set: &Set) -> Result<Option<u64>, Error> {
-    let (variable, value) = match set {
-        Set::SingleAssignment {
-            variable, values, ..
-        } if values.len() == 1 => (variable, &values[0]),
-        _ => return Ok(None),
-    };
-    if !last_part(variable).eq_ignore_ascii_case("stardust_tenant") {
-        return Ok(None);
-    }
-    let number = match value {
-        Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n.parse::<u64>().ok().filter(|t| *t > 0),
-            _ => None,
-        },
-        _ => None,
-    };
-    number.map(Some).ok_or_else(|| {
-        Error::NotSupported(format!(
-            "SET stardust_tenant needs a tenant id, a whole number from 1 up (got {value})"
-        ))
-    })
-}
-
-/// `SET stardust_allow_scan = 0|1`, if that is what `set` is.
-fn allow_scan_assignment(set: &Set) -> Result<Option<bool>, Error> {
-    let (variable, value) = match set {
-        Set::SingleAssignment {
-            variable, values, ..
-        } if values.len() == 1 => (variable, &values[0]),
-        _ => return Ok(None),
-    };
-    if !last_part(variable).eq_ignore_ascii_case("stardust_allow_scan") {
-        return Ok(None);
-    }
-    match value.to_string().to_ascii_uppercase().as_str() {
-        "1" | "ON" | "TRUE" => Ok(Some(true)),
-        "0" | "OFF" | "FALSE" => Ok(Some(false)),
-        other => Err(Error::NotSupported(format!(
-            "SET stardust_allow_scan takes 0 or 1 (got {other})"
-        ))),
-    }
-}
-
 /// The unquoted last part of a dotted name.
 pub(super) fn last_part(name: &ObjectName) -> String {
     name.0
@@ -443,6 +415,20 @@ mod tests {
             "SET GLOBAL max_connections = 10",
         ] {
             assert_eq!(classify(sql, &ADMIN), Ok(Route::Forward), "{sql}");
+        }
+    }
+
+    #[test]
+    fn show_processlist_is_answered_by_the_proxy_for_every_login() {
+        for ctx in [&ADMIN, &TENANT] {
+            assert_eq!(
+                classify("SHOW PROCESSLIST", ctx),
+                Ok(Route::ShowProcesslist { full: false })
+            );
+            assert_eq!(
+                classify("show full processlist", ctx),
+                Ok(Route::ShowProcesslist { full: true })
+            );
         }
     }
 

@@ -8,8 +8,15 @@
 
 /// Runs that make a statement the proxy's business wherever they occur (ASCII case-insensitive):
 /// model tables (`model_…`, also a CTE named so), the `stardust` schema and `SET stardust_…` variables
-/// (`stardust_…` backend tables only cost a parse), information_schema.
-const NAMES: [&[u8]; 3] = [b"model_", b"stardust", b"information_schema"];
+/// (`stardust_…` backend tables only cost a parse), information_schema, and the statement-timeout variables the
+/// proxy keeps itself (`SET max_statement_time`, `SET max_execution_time`).
+const NAMES: [&[u8]; 5] = [
+    b"model_",
+    b"stardust",
+    b"information_schema",
+    b"max_statement_time",
+    b"max_execution_time",
+];
 
 /// Verbs the proxy routes itself when they start a statement: `USE`, `KILL`, `SHOW` (tables, table status,
 /// indexes and columns of model tables).

@@ -138,6 +138,8 @@ fn the_example_configuration_loads() {
         config.jobs.artifact_dir,
         Path::new("/var/lib/stardust/artifacts")
     );
+    assert_eq!(config.metrics_listen.as_deref(), Some("127.0.0.1:9104"));
+    assert_eq!(config.statement_timeout_ms, 0);
     let docker = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stardust.docker.toml");
     Config::load(&docker).expect("the docker-compose configuration is valid");
 }
@@ -157,8 +159,9 @@ fn check_config_reports_every_problem_at_once() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(
         &bad,
-        "listen = 'nowhere'\nbackend_url = 'mysql://u:p@127.0.0.1:3306'\n[[users]]\nname = 'a'\npassword = 'p'\n\
-         [[users]]\nname = 'a'\npassword = 'p'\ntenant = 1\nadmin = true\n[liberator]\nidle_max_secs = 0\n",
+        "listen = 'nowhere'\nmetrics_listen = 'localhost'\nbackend_url = 'mysql://u:p@127.0.0.1:3306'\n[[users]]\nname = 'a'\npassword = 'p'\n\
+         [[users]]\nname = 'a'\npassword = 'p'\ntenant = 1\nadmin = true\n\
+         [liberator]\nidle_max_secs = 0\n",
     )
     .unwrap();
     let output = check_config(&bad);
@@ -171,6 +174,7 @@ fn check_config_reports_every_problem_at_once() {
         "used twice",
         "tenant = N",
         "[liberator] idle_max_secs = 0",
+        "metrics_listen = \"localhost\"",
     ] {
         assert!(stderr.contains(expected), "{expected} in {stderr}");
     }

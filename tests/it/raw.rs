@@ -103,6 +103,11 @@ impl RawClient {
         self.stream.write_all(payload).await.expect("write payload");
     }
 
+    /// Sends bytes as they are, without a packet header.
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
     /// Sends a command packet (sequence 0).
     pub async fn command(&mut self, payload: &[u8]) {
         self.write(0, payload).await;

@@ -69,6 +69,8 @@ pub async fn fresh_database() -> String {
 /// A proxy serving a fresh database, in this test's runtime.
 pub struct Proxy {
     pub address: SocketAddr,
+    /// Where `GET /metrics` is served, when the configuration sets `metrics_listen` (its port 0 picks one).
+    pub metrics: Option<SocketAddr>,
     pub database: String,
     pub state: Arc<State>,
     shutdown: CancellationToken,
@@ -121,9 +123,25 @@ impl Proxy {
             stardust::protocol::tls_acceptor(&config).expect("the TLS certificate and key load");
         let state = Arc::new(State::new(config, backend).with_tls(tls));
         let shutdown = CancellationToken::new();
+        let metrics = match &state.config.metrics_listen {
+            Some(listen) => {
+                let listener = TcpListener::bind(listen.as_str())
+                    .await
+                    .expect("bind metrics");
+                let address = listener.local_addr().expect("metrics address");
+                tokio::spawn(stardust::metrics::serve(
+                    listener,
+                    state.clone(),
+                    shutdown.clone(),
+                ));
+                Some(address)
+            }
+            None => None,
+        };
         let task = tokio::spawn(server::run(listener, state.clone(), shutdown.clone()));
         Proxy {
             address,
+            metrics,
             database,
             state,
             shutdown,
