@@ -14,6 +14,7 @@ mod drivers;
 mod field_list;
 mod grammar;
 mod invariant;
+mod large_packets;
 mod lifecycle;
 mod models;
 mod multi_results;
