@@ -8,6 +8,7 @@ mod bootstrap;
 mod change_user;
 mod chatter;
 mod cli;
+mod cursors;
 mod daemons;
 mod differential;
 mod drivers;
