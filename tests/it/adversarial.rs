@@ -457,6 +457,7 @@ async fn adversarial_statements_reveal_nothing_of_another_tenant() {
     assert_eq!(leaky.other_ids, plain.other_ids);
 
     // Every statement the backend receives from now on is logged; tenant 1's session is the only client.
+    let _log = crate::support::GENERAL_LOG.lock().await;
     let mut log = direct(None).await;
     let log_thread = log.id();
     log.query_drop("SET GLOBAL log_output = 'TABLE'")

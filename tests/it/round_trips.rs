@@ -14,8 +14,8 @@ where
         &'c mut Conn,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'c>>,
 {
+    let _log = crate::support::GENERAL_LOG.lock().await;
     let mut backend = direct(None).await;
-    // Left on: other tests running meanwhile may count with it too.
     backend
         .query_drop("SET GLOBAL log_output = 'TABLE', GLOBAL general_log = 1")
         .await

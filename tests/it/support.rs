@@ -397,3 +397,7 @@ pub async fn two_instances() -> (Proxy, Proxy, Conn, Conn) {
         .unwrap();
     (first, second, here, there)
 }
+
+/// The shared backend's general log, which tests read to see what the proxy sent: a test turns it on, reads it,
+/// and (the adversarial one) turns it off and empties it, so each holds this lock while it does.
+pub static GENERAL_LOG: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
