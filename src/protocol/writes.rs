@@ -81,14 +81,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 updated => break (model, updated),
             }
         };
-        self.status = super::relay::backend_status(&self.conn);
-        let updated = match updated {
-            Ok(updated) => updated,
-            Err(e) => {
-                self.warnings = crate::write::failure_warnings(&mut self.conn, &model, &e).await;
-                return Err(e.into());
-            }
-        };
+        let updated = self.settle(&model, updated).await?;
         let outcome = super::wire::Outcome {
             affected_rows: updated.written.affected_rows,
             status: self.status,
@@ -200,6 +193,22 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Err(Error::Unsupported("this statement must name one model table".to_string()).into())
     }
 
+    /// After a write: the backend's status, and for a failed one the warnings `SHOW WARNINGS` will list.
+    async fn settle<T>(
+        &mut self,
+        model: &crate::catalog::Model,
+        written: Result<T, crate::write::Error>,
+    ) -> Result<T, crate::Error> {
+        self.status = super::relay::backend_status(&self.conn);
+        match written {
+            Ok(written) => Ok(written),
+            Err(e) => {
+                self.warnings = crate::write::failure_warnings(&mut self.conn, model, &e).await;
+                Err(e.into())
+            }
+        }
+    }
+
     /// The catalog a write plans with, and the registry version its unit checks as it opens: the cached catalog
     /// when each statement commits on its own (the check then rides in the write's first batch, and a write
     /// that finds the registry moved is planned again with `fresh` set); otherwise one read of the version
@@ -304,14 +313,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 written => break (model, written),
             }
         };
-        self.status = super::relay::backend_status(&self.conn);
-        let written = match written {
-            Ok(written) => written,
-            Err(e) => {
-                self.warnings = crate::write::failure_warnings(&mut self.conn, &model, &e).await;
-                return Err(e.into());
-            }
-        };
+        let written = self.settle(&model, written).await?;
         if let Some(returning) = &insert.returning {
             self.keep_warnings(written.warnings);
             return self.returning(&table, returning, &written.ids).await;
