@@ -166,6 +166,14 @@ impl Writer {
     }
 
     /// Makes what was written so far durable (a resumable partial's checkpoint); returns the bytes written.
+    /// Hands what is buffered to the file, so a full disk shows now (an export's chunks between checkpoints).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(Error::io(&self.temp, ErrorKind::BrokenPipe.into()));
+        };
+        file.flush().map_err(|e| Error::io(&self.temp, e))
+    }
+
     pub fn sync(&mut self) -> Result<u64, Error> {
         let Some(file) = self.file.as_mut() else {
             return Err(Error::io(&self.temp, ErrorKind::BrokenPipe.into()));

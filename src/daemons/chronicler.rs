@@ -1,7 +1,8 @@
 //! The Chronicler: runs export jobs. Workers on any number of instances claim with `FOR UPDATE SKIP LOCKED`,
 //! tenants taking turns; a job is streamed chunk by chunk (the user's query, rewritten, after the id cursor)
-//! into a resumable partial file that is fsynced before each chunk's checkpoint commits — so a job taken over
-//! after a crash goes on from the recorded bytes and cursor, and its file comes out byte-identical. Before
+//! into a resumable partial file that is fsynced before each checkpoint commits (one at most every
+//! [`CHECKPOINT_EVERY`], not one per chunk: each is an fsync and a commit) — so a job taken over after a crash goes
+//! on from the recorded bytes and cursor, and its file comes out byte-identical. Before
 //! claiming: the low-disk gate; when idle: TTL garbage collection. StarDust's failure states and event names.
 
 mod render;
@@ -23,6 +24,15 @@ use crate::registry::Registry;
 
 /// Rows that cannot be encoded are skipped and counted; past this many, the job fails (StarDust's cap).
 const SKIP_CAP: u64 = 1000;
+
+/// How often a running export records its progress (an fsync of the partial file, then the checkpoint, which is
+/// also the lease's heartbeat): at most this much work is redone after a crash. A third of the lease when that
+/// is shorter, so a live worker's heartbeat never lapses.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn checkpoint_every(lease_secs: u64) -> std::time::Duration {
+    CHECKPOINT_EVERY.min(std::time::Duration::from_millis(lease_secs.saturating_mul(1000) / 3))
+}
 
 /// Candidates for a claim, tenants taking turns: those with the fewest running exports first, then the one
 /// served longest ago, then oldest job first. Read without locks; each candidate is then claimed with SKIP LOCKED.
@@ -257,6 +267,7 @@ impl Chronicler {
             Err(e) => return Ok(Outcome::Failed(e.into())),
         };
         let home = self.backend.database().to_string();
+        let mut checkpointed = std::time::Instant::now();
         loop {
             let chunk_started = std::time::Instant::now();
             let catalog = self.registry.snapshot_on(conn, job.tenant).await?;
@@ -328,6 +339,19 @@ impl Chronicler {
                     .complete(conn, job, writer, cursor, skips, started)
                     .await;
             }
+            if checkpointed.elapsed() < checkpoint_every(self.jobs.lease_secs) {
+                let (back, flushed) = blocking(move || {
+                    let flushed = writer.flush();
+                    (writer, flushed)
+                })
+                .await;
+                writer = back;
+                if let Err(e) = flushed {
+                    return Ok(abort(writer, e.into()));
+                }
+                continue;
+            }
+            checkpointed = std::time::Instant::now();
             let (back, synced) = blocking(move || {
                 let synced = writer.sync();
                 (writer, synced)
