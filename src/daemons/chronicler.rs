@@ -31,7 +31,9 @@ const SKIP_CAP: u64 = 1000;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn checkpoint_every(lease_secs: u64) -> std::time::Duration {
-    CHECKPOINT_EVERY.min(std::time::Duration::from_millis(lease_secs.saturating_mul(1000) / 3))
+    CHECKPOINT_EVERY.min(std::time::Duration::from_millis(
+        lease_secs.saturating_mul(1000) / 3,
+    ))
 }
 
 /// Candidates for a claim, tenants taking turns: those with the fewest running exports first, then the one
