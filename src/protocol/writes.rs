@@ -26,12 +26,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let (model, updated) = loop {
             // One catalog (one version read, or none: see `write_catalog`) for the model and its selection.
             let (catalog, planned_at) = self.write_catalog(tenant, fresh).await?;
-            let model = match self.model_in(&catalog, &table) {
-                Err(_) if planned_at.is_some() => {
-                    fresh = true;
-                    continue;
-                }
-                model => model?,
+            let Some(model) = replannable(self.model_in(&catalog, &table), planned_at)? else {
+                fresh = true;
+                continue;
             };
             let mut columns = vec![
                 "id".to_string(),
@@ -48,13 +45,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 &update.order_by,
                 update.limit.as_ref(),
             )?;
-            // A refusal by a cached catalog (an unindexed field) may be stale: planned again on a fresh one.
-            let selection = match self.rewrite_selection(selection, &catalog, by_id) {
-                Err(_) if planned_at.is_some() => {
-                    fresh = true;
-                    continue;
-                }
-                selection => selection?,
+            let Some(selection) = replannable(
+                self.rewrite_selection(selection, &catalog, by_id),
+                planned_at,
+            )?
+            else {
+                fresh = true;
+                continue;
             };
             let assignments: Vec<String> =
                 update.assignments.iter().map(|a| a.to_string()).collect();
@@ -132,12 +129,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let mut fresh = false;
         let deleted = loop {
             let (catalog, planned_at) = self.write_catalog(tenant, fresh).await?;
-            let model = match self.model_in(&catalog, &table) {
-                Err(_) if planned_at.is_some() => {
-                    fresh = true;
-                    continue;
-                }
-                model => model?,
+            let Some(model) = replannable(self.model_in(&catalog, &table), planned_at)? else {
+                fresh = true;
+                continue;
             };
             let by_id = crate::rewrite::by_id::by_id(delete.selection.as_ref(), &alias);
             let selection = selection(
@@ -148,13 +142,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 &delete.order_by,
                 delete.limit.as_ref(),
             )?;
-            // A refusal by a cached catalog (an unindexed field) may be stale: planned again on a fresh one.
-            let selection = match self.rewrite_selection(selection, &catalog, by_id) {
-                Err(_) if planned_at.is_some() => {
-                    fresh = true;
-                    continue;
-                }
-                selection => selection?,
+            let Some(selection) = replannable(
+                self.rewrite_selection(selection, &catalog, by_id),
+                planned_at,
+            )?
+            else {
+                fresh = true;
+                continue;
             };
             let selection = crate::write::Selection {
                 text: &selection,
@@ -276,25 +270,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let mut fresh = false;
         let (model, written) = loop {
             let (catalog, planned_at) = self.write_catalog(tenant, fresh).await?;
-            let model = match self.model_in(&catalog, &table) {
-                Err(_) if planned_at.is_some() => {
-                    fresh = true;
-                    continue;
-                }
-                model => model?,
+            let Some(model) = replannable(self.model_in(&catalog, &table), planned_at)? else {
+                fresh = true;
+                continue;
             };
             // INSERT … SELECT: the source query is read like any other (model tables substituted, index rules).
             let select = match insert.source.as_ref() {
                 Some(source)
                     if !matches!(source.body.as_ref(), sqlparser::ast::SetExpr::Values(_)) =>
                 {
-                    match self.rewrite_with(Statement::Query(source.clone()), &catalog) {
-                        Err(_) if planned_at.is_some() => {
-                            fresh = true;
-                            continue;
-                        }
-                        rewritten => Some(rewritten?.text),
-                    }
+                    let rewritten = self.rewrite_with(Statement::Query(source.clone()), &catalog);
+                    let Some(rewritten) = replannable(rewritten, planned_at)? else {
+                        fresh = true;
+                        continue;
+                    };
+                    Some(rewritten.text)
                 }
                 _ => None,
             };
@@ -453,4 +443,17 @@ fn assigned_columns(assignments: &[sqlparser::ast::Assignment]) -> Option<Vec<St
             sqlparser::ast::AssignmentTarget::Tuple(_) => None,
         })
         .collect()
+}
+
+/// A planning step of a write on the catalog it was planned with: `None` when a cached catalog refused it (no
+/// such table, an unindexed field), which may be stale, so the write is planned again on a fresh one.
+fn replannable<T, E: Into<crate::Error>>(
+    step: Result<T, E>,
+    planned_at: Option<u64>,
+) -> Result<Option<T>, crate::Error> {
+    match step {
+        Ok(value) => Ok(Some(value)),
+        Err(_) if planned_at.is_some() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
