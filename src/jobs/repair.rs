@@ -54,18 +54,10 @@ pub async fn inspect(backend: &Backend, dir: &Path) -> Result<Report, Error> {
         let manifest: Manifest = manifest
             .and_then(|m| serde_json::from_str(&m).ok())
             .unwrap_or_default();
-        let (dir, file) = (dir.to_path_buf(), name.clone());
-        let checked = tokio::task::spawn_blocking(move || {
-            artifact::check(&dir, &file, manifest.bytes, &manifest.sha256)
-        })
-        .await
-        .map_err(|e| Error::Input(e.to_string()))?;
         report.checked += 1;
-        let (reason, detail) = match checked {
-            Ok(Check::Intact) => continue,
-            Ok(Check::Missing) => ("artifact_missing", "no such file".to_string()),
-            Ok(Check::Corrupt(detail)) => ("artifact_corrupt", detail),
-            Err(e) => ("artifact_corrupt", e.to_string()),
+        let Some((reason, detail)) = damage(dir, &name, manifest.bytes, manifest.sha256).await?
+        else {
+            continue;
         };
         report.problems.push(Problem {
             kind: "import",
@@ -83,18 +75,10 @@ pub async fn inspect(backend: &Backend, dir: &Path) -> Result<Report, Error> {
         )
         .await?;
     for (job, tenant, name, bytes, sha) in exports {
-        let (dir, file) = (dir.to_path_buf(), name.clone());
-        let (bytes, sha) = (bytes.unwrap_or(0), sha.unwrap_or_default());
-        let checked =
-            tokio::task::spawn_blocking(move || artifact::check(&dir, &file, bytes, &sha))
-                .await
-                .map_err(|e| Error::Input(e.to_string()))?;
         report.checked += 1;
-        let (reason, detail) = match checked {
-            Ok(Check::Intact) => continue,
-            Ok(Check::Missing) => ("artifact_missing", "no such file".to_string()),
-            Ok(Check::Corrupt(detail)) => ("artifact_corrupt", detail),
-            Err(e) => ("artifact_corrupt", e.to_string()),
+        let (bytes, sha) = (bytes.unwrap_or(0), sha.unwrap_or_default());
+        let Some((reason, detail)) = damage(dir, &name, bytes, sha).await? else {
+            continue;
         };
         report.problems.push(Problem {
             kind: "export",
@@ -159,4 +143,23 @@ pub async fn repair(backend: &Backend, dir: &Path) -> Result<(Report, artifact::
         );
     }
     Ok((report, swept))
+}
+
+/// What is wrong with a finished job's artifact, as a failure reason and a detail; `None` when it is intact.
+async fn damage(
+    dir: &std::path::Path,
+    name: &str,
+    bytes: u64,
+    sha256: String,
+) -> Result<Option<(&'static str, String)>, Error> {
+    let (dir, file) = (dir.to_path_buf(), name.to_string());
+    let checked = tokio::task::spawn_blocking(move || artifact::check(&dir, &file, bytes, &sha256))
+        .await
+        .map_err(|e| Error::Input(e.to_string()))?;
+    Ok(match checked {
+        Ok(Check::Intact) => None,
+        Ok(Check::Missing) => Some(("artifact_missing", "no such file".to_string())),
+        Ok(Check::Corrupt(detail)) => Some(("artifact_corrupt", detail)),
+        Err(e) => Some(("artifact_corrupt", e.to_string())),
+    })
 }
