@@ -1,17 +1,19 @@
 //! `UPDATE model_x SET f = <expression> … WHERE … [ORDER BY …] [LIMIT n]`: the matching entries are loaded into
 //! the shadow table, the user's assignments run there — so the backend evaluates every expression and reports
 //! matched and changed rows as for a native table — and the results are written back to the payloads and to the
-//! slots of the columns the statement assigns.
+//! slots of the columns the statement assigns, by the backend itself from the shadow table wherever it can.
+
+use std::collections::BTreeMap;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
 use super::insert::{coerced, rename_shadow, Coerced, CHUNK};
-use super::payload::payload;
+use super::payload::{self, payload};
 use super::shadow::Shadows;
 use super::slots::{slot_statements, EntryIds, Slots};
 use super::{Error, Written};
-use crate::catalog::Model;
+use crate::catalog::{Family, Field, Model};
 use crate::sql::{quote_identifier, quote_text};
 
 /// What an UPDATE reports: rows changed (or matched, for CLIENT_FOUND_ROWS backends) and MySQL's info text.
@@ -49,8 +51,9 @@ pub async fn update(
         .map_err(|e| rename_shadow(e, model))
 }
 
-/// Three round trips: the unit's opening, the entries' lock, their copy into the shadow table and the user's
-/// assignments there; the shadow's rows read back; the entries' payloads, their slots and the unit's closing.
+/// Two round trips: the unit's opening, the entries' lock, their copy into the shadow table and the user's
+/// assignments there; then the write-back on the backend ([`in_place`]) and the unit's closing. Fields the
+/// backend cannot write back itself take a third: the shadow's rows read back into the proxy in between.
 async fn run(
     conn: &mut Conn,
     unit: &mut super::Unit,
@@ -105,6 +108,115 @@ async fn run(
         },
         info,
     };
+    match written_back(model, targets) {
+        Some(fields) => {
+            let mut statements = in_place(model, tenant, shadow, &fields);
+            statements.push(unit.closing().to_string());
+            super::batch(conn, &statements).await?;
+        }
+        None => through_proxy(conn, unit, shadow, model, tenant, targets).await?,
+    }
+    Ok(updated)
+}
+
+/// The fields whose new values an UPDATE writes back — those it assigns, or all when that is not known — if
+/// the backend can write them itself, from the shadow's typed columns to the payload and the slots, exactly as
+/// the proxy would from their printed text: integers (JSON numbers), non-binary strings, and DECIMALs and
+/// dates (JSON strings of their printed text). A FLOAT or DOUBLE prints rounded to its precision, a binary
+/// string is not text and a JSON value merges rather than replaces (`JSON_MERGE_PATCH`): those go through the
+/// proxy.
+fn written_back<'m>(model: &'m Model, targets: Option<&[String]>) -> Option<Vec<&'m Field>> {
+    let fields: Vec<&Field> = model
+        .fields
+        .iter()
+        .filter(|f| {
+            targets.is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(&f.name)))
+        })
+        .collect();
+    let printable = |field: &Field| match field.family {
+        Some(Family::Int) | Some(Family::Dt) => true,
+        Some(Family::Str) => field.shape.collation.is_some(),
+        Some(Family::Num) => field.shape.column_type.starts_with("decimal"),
+        None => false,
+    };
+    fields.iter().all(|f| printable(f)).then_some(fields)
+}
+
+/// The statements that write an UPDATE's results back from the shadow table on the backend, with no row
+/// passing through the proxy: the assigned fields merged into each entry's payload (a NULL removes the
+/// member, as the payload leaves NULLs out), its timestamps, the slots of those fields on their pages, and the
+/// entries queued for fields that have no live slot yet.
+fn in_place(model: &Model, tenant: u64, shadow: &str, fields: &[&Field]) -> Vec<String> {
+    let members: Vec<String> = fields
+        .iter()
+        .map(|field| {
+            let column = format!("s.{}", quote_identifier(&field.name));
+            let value = match field.family {
+                Some(Family::Num) | Some(Family::Dt) => format!("CAST({column} AS CHAR)"),
+                _ => column,
+            };
+            format!("'{}', {value}", payload::key(field))
+        })
+        .collect();
+    let mut statements = vec![format!(
+        "UPDATE entry_data AS e JOIN `{shadow}` AS s ON s.`__id` = e.id \
+         SET e.fields = JSON_MERGE_PATCH(e.fields, JSON_OBJECT({})), e.created_at = s.created_at, \
+         e.updated_at = UTC_TIMESTAMP() WHERE e.tenant_id = {tenant} AND e.model_id = {}",
+        members.join(", "),
+        model.id
+    )];
+    let mut pages: BTreeMap<&str, Vec<(&str, String)>> = BTreeMap::new();
+    for field in fields {
+        if let Some(slot) = &field.slot {
+            pages.entry(slot.table.as_str()).or_default().push((
+                slot.column.as_str(),
+                format!("s.{}", quote_identifier(&field.name)),
+            ));
+        }
+    }
+    for (table, slots) in pages {
+        let columns: Vec<&str> = slots.iter().map(|(c, _)| *c).collect();
+        let values: Vec<&str> = slots.iter().map(|(_, v)| v.as_str()).collect();
+        let updates: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = VALUES({c})"))
+            .collect();
+        statements.push(format!(
+            "INSERT INTO `{table}` (entry_id, tenant_id, {}) SELECT s.`__id`, {tenant}, {} FROM `{shadow}` AS s \
+             ORDER BY s.`__id` ON DUPLICATE KEY UPDATE {}",
+            columns.join(", "),
+            values.join(", "),
+            updates.join(", ")
+        ));
+    }
+    if model
+        .fields
+        .iter()
+        .any(|f| f.filterable && f.slot.is_none())
+    {
+        statements.push(format!(
+            "INSERT IGNORE INTO stardust_sync_queue (entry_id, created_at) \
+             SELECT s.`__id`, UTC_TIMESTAMP() FROM `{shadow}` AS s"
+        ));
+    }
+    statements
+}
+
+/// The general write-back: the shadow's rows read into the proxy, their payloads rebuilt from the printed
+/// values, and written with the slots of the assigned fields, in chunks; the last batch closes the unit.
+async fn through_proxy(
+    conn: &mut Conn,
+    unit: &mut super::Unit,
+    shadow: &str,
+    model: &Model,
+    tenant: u64,
+    targets: Option<&[String]>,
+) -> Result<(), Error> {
+    let fields: Vec<String> = model
+        .fields
+        .iter()
+        .map(|f| quote_identifier(&f.name))
+        .collect();
     let mut select = "SELECT DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s'), \
                       DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s')"
         .to_string();
@@ -143,7 +255,7 @@ async fn run(
         }
         super::batch(conn, &statements).await?;
     }
-    Ok(updated)
+    Ok(())
 }
 
 /// The statement that replaces the payloads of existing entries (and their `updated_at`).

@@ -39,3 +39,4 @@ mod share_lock;
 mod system_schema;
 mod tls;
 mod transactions;
+mod updates;

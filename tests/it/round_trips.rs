@@ -51,7 +51,7 @@ async fn model_writes_cost_one_batch_per_step() {
     let mut tenant = proxy.tenant(1).await;
     tenant
         .query_drop(
-            "CREATE TABLE model_trip (name VARCHAR(20), qty INT, INDEX (name), INDEX (qty))",
+            "CREATE TABLE model_trip (name VARCHAR(20), qty INT, score DOUBLE, INDEX (name), INDEX (qty))",
         )
         .await
         .unwrap();
@@ -100,8 +100,21 @@ async fn model_writes_cost_one_batch_per_step() {
     })
     .await;
     assert_eq!(
-        update, 3,
-        "an UPDATE: lock and assign, read the shadow back, write entries and pages with the commit"
+        update, 2,
+        "an UPDATE: lock and assign, then the backend writes entries and pages from the shadow, with the commit"
+    );
+    // A DOUBLE prints rounded to its precision, so its payload is built from the printed text in the proxy.
+    let printed = round_trips(&mut tenant, |c| {
+        Box::pin(async move {
+            c.query_drop("UPDATE model_trip SET score = 0.1 + 0.2 WHERE name = 'b'")
+                .await
+                .unwrap();
+        })
+    })
+    .await;
+    assert_eq!(
+        printed, 3,
+        "an UPDATE of a DOUBLE: lock and assign, read the shadow back, write entries and pages with the commit"
     );
     let delete = round_trips(&mut tenant, |c| {
         Box::pin(async move {
