@@ -139,7 +139,50 @@ fn sql_has_subquery(query: &Query) -> bool {
     query.visit(&mut Finder(0)).is_break()
 }
 
+/// A cursor value no query holds: a chunk query planned with it in place of the cursor is a template.
+const SENTINEL: &str = "18446744073709551557";
+
+/// An export's chunk SQL planned once for a catalog: the rewritten query with the cursor's place marked, so a
+/// chunk costs a string substitution instead of a parse and a rewrite.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The rewritten SQL split where the cursor goes (one piece more than the cursor's places); empty if the
+    /// user's own query holds the marker, which then is planned chunk by chunk.
+    pieces: Vec<String>,
+    export: Export,
+    home: String,
+    limit: u64,
+}
+
+impl Plan {
+    /// The SQL of the chunk after `cursor`.
+    pub fn sql(&self, catalog: &TenantCatalog, cursor: u64) -> Result<String, Error> {
+        if self.pieces.is_empty() {
+            return self
+                .export
+                .chunk_sql(catalog, &self.home, cursor, self.limit);
+        }
+        Ok(self.pieces.join(&cursor.to_string()))
+    }
+}
+
 impl Export {
+    /// Plans the chunks of at most `limit` rows against `catalog` (re-plan when the catalog changes).
+    pub fn plan(&self, catalog: &TenantCatalog, home: &str, limit: u64) -> Result<Plan, Error> {
+        let template = self.chunk_sql_at(catalog, home, SENTINEL, limit)?;
+        let mine = self.query.to_string().contains(SENTINEL);
+        Ok(Plan {
+            pieces: if mine {
+                Vec::new()
+            } else {
+                template.split(SENTINEL).map(str::to_string).collect()
+            },
+            export: self.clone(),
+            home: home.to_string(),
+            limit,
+        })
+    }
+
     /// The next chunk's backend SQL: the user's columns, then the cursor column, rows after `cursor` in id
     /// order, at most `limit`; rewritten like any client read of the tenant's model tables.
     pub fn chunk_sql(
@@ -147,6 +190,16 @@ impl Export {
         catalog: &TenantCatalog,
         home: &str,
         cursor: u64,
+        limit: u64,
+    ) -> Result<String, Error> {
+        self.chunk_sql_at(catalog, home, &cursor.to_string(), limit)
+    }
+
+    fn chunk_sql_at(
+        &self,
+        catalog: &TenantCatalog,
+        home: &str,
+        cursor: &str,
         limit: u64,
     ) -> Result<String, Error> {
         let mut query = self.query.clone();
