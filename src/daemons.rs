@@ -65,10 +65,11 @@ pub fn spawn(backend: &Backend, config: &Config, token: &CancellationToken, trac
             &config.jobs,
             config.chronicler.chunk_size,
         );
-        tracker.spawn(run(
+        tracker.spawn(run_woken(
             "chronicler",
             idle(config.chronicler),
             token.clone(),
+            Some(&chronicler::WAKE),
             move || {
                 let chronicler = chronicler.clone();
                 async move { chronicler.tick().await }
@@ -194,15 +195,32 @@ impl Singleton {
 }
 
 /// Ticks until cancelled: at once after work, with a doubling pause (up to `max_idle`) while idle or failing.
-pub async fn run<F, Fut>(
+pub async fn run<F, Fut>(name: &'static str, max_idle: Duration, token: CancellationToken, tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Tick, backend::Error>>,
+{
+    run_woken(name, max_idle, token, None, tick).await;
+}
+
+/// As [`run`], and a pause also ends when `wake` is notified (work submitted in this process); work submitted
+/// elsewhere is still found by the next idle tick.
+pub async fn run_woken<F, Fut>(
     name: &'static str,
     max_idle: Duration,
     token: CancellationToken,
+    wake: Option<&'static tokio::sync::Notify>,
     mut tick: F,
 ) where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Tick, backend::Error>>,
 {
+    let woken = || async move {
+        match wake {
+            Some(wake) => wake.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     let mut pause = MIN_IDLE;
     while !token.is_cancelled() {
         let outcome = tokio::select! {
@@ -219,6 +237,10 @@ pub async fn run<F, Fut>(
         }
         tokio::select! {
             _ = token.cancelled() => break,
+            _ = woken() => {
+                pause = MIN_IDLE;
+                continue;
+            }
             _ = tokio::time::sleep(pause) => {}
         }
         pause = (pause * 2).min(max_idle.max(MIN_IDLE));
@@ -272,6 +294,35 @@ mod tests {
         assert_eq!(ticks.load(Ordering::SeqCst), 6);
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(ticks.load(Ordering::SeqCst), 8);
+        token.cancel();
+        idle.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_notified_loop_ticks_at_once() {
+        static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+        let token = CancellationToken::new();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counter = ticks.clone();
+        let idle = tokio::spawn(run_woken(
+            "idle",
+            FIVE,
+            token.clone(),
+            Some(&WAKE),
+            move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Ok(Tick::Idle)
+                }
+            },
+        ));
+        // Idle long enough that the pause is at its 5 s most: ticks at 0, 0.2, 0.6, 1.4, 3.0, 6.2 and 11.2 s.
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 7);
+        WAKE.notify_one();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), 8, "a wake ends the pause");
         token.cancel();
         idle.await.unwrap();
     }

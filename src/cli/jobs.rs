@@ -96,21 +96,9 @@ async fn cancel(
     } else {
         "import"
     };
-    let cancelled = status::cancel(conn, tenant, id, kind == Kind::Export)
+    status::cancel_job(conn, dir, tenant, id, kind == Kind::Export)
         .await
         .map_err(|e| e.to_string())?;
-    if !cancelled {
-        return Err(format!("tenant {tenant} has no unfinished {name} job {id}"));
-    }
-    if kind == Kind::Import {
-        // Its payload will never be read now (a worker that had it open keeps reading its own handle).
-        let job = status::import_job(conn, tenant, id)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(name) = job.and_then(|j| j.artifact) {
-            stardust::artifact::remove(dir, &name).map_err(|e| e.to_string())?;
-        }
-    }
     println!(
         "{}",
         serde_json::json!({ "job": id, "kind": name, "status": "failed", "failed_reason": "cancelled" })

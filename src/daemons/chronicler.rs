@@ -5,6 +5,7 @@
 //! on from the recorded bytes and cursor, and its file comes out byte-identical. Before
 //! claiming: the low-disk gate; when idle: TTL garbage collection. StarDust's failure states and event names.
 
+mod chunk;
 mod render;
 
 use std::path::PathBuf;
@@ -12,8 +13,9 @@ use std::sync::Arc;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, TxOpts};
+use tokio::sync::Notify;
 
-use render::Renderer;
+use chunk::{read_chunk, Chunk};
 
 use super::Tick;
 use crate::artifact::{self, Writer};
@@ -47,6 +49,15 @@ const CLAIM: &str = "SELECT id, tenant_id, filter, format, status, COALESCE(last
     COALESCE(artifact_bytes, 0), COALESCE(row_count, 0), skip_count FROM stardust_export_jobs \
     WHERE id = ? AND (status = 'pending' OR (status = 'processing' AND heartbeat_at < UTC_TIMESTAMP() - INTERVAL ? SECOND)) \
     FOR UPDATE SKIP LOCKED";
+
+/// Wakes this process's idle Chronicler: an export was submitted here (`CALL stardust.export`). Jobs submitted
+/// elsewhere (another instance, the CLI) are found by its next idle tick.
+pub static WAKE: Notify = Notify::const_new();
+
+/// Called after an export job is recorded through this process.
+pub fn wake() {
+    WAKE.notify_one();
+}
 
 #[derive(Clone)]
 pub struct Chronicler {
@@ -270,65 +281,65 @@ impl Chronicler {
         };
         let home = self.backend.database().to_string();
         let mut checkpointed = std::time::Instant::now();
+        // Planned once, and again only when the tenant's catalog moves (a model or column changed meanwhile).
+        let mut planned: Option<(u64, export::Plan)> = None;
         loop {
             let chunk_started = std::time::Instant::now();
             let catalog = self.registry.snapshot_on(conn, job.tenant).await?;
-            let sql = match export::parse(&job.query, &catalog)
-                .and_then(|e| e.chunk_sql(&catalog, &home, cursor, self.page))
-            {
+            if planned.as_ref().map(|(version, _)| *version) != Some(catalog.version) {
+                match export::parse(&job.query, &catalog)
+                    .and_then(|e| e.plan(&catalog, &home, self.page))
+                {
+                    Ok(plan) => planned = Some((catalog.version, plan)),
+                    Err(e) => return Ok(abort(writer, Failure::Query(e.to_string()))),
+                }
+            }
+            let Some((_, plan)) = planned.as_ref() else {
+                continue;
+            };
+            let sql = match plan.sql(&catalog, cursor) {
                 Ok(sql) => sql,
                 Err(e) => return Ok(abort(writer, Failure::Query(e.to_string()))),
             };
-            let (columns, rows) = match read_chunk(conn, &sql).await {
-                Ok(read) => read,
+            let first = writer.rows() == 0;
+            let chunk = match read_chunk(conn, &sql, job.format, writer.bytes() == 0, first).await {
+                Ok(chunk) => chunk,
                 Err(backend::Error::Server(e)) => {
                     return Ok(abort(writer, Failure::Query(e.to_string())))
                 }
                 Err(e) => return Err(e),
             };
-            let last = rows.len() < usize::try_from(self.page).unwrap_or(usize::MAX);
-            let mut renderer = Renderer::new(job.format, &columns);
-            let mut bytes = Vec::new();
-            if writer.bytes() == 0 {
-                match renderer.preamble() {
-                    Ok(preamble) => bytes.extend(preamble),
-                    Err(e) => return Ok(abort(writer, Failure::Io(e))),
-                }
-            }
-            let mut rows_written = 0u64;
-            for row in &rows {
-                cursor = row
-                    .get::<Option<u64>, _>(row.len().saturating_sub(1))
-                    .flatten()
-                    .unwrap_or(cursor);
-                match renderer.row(row, writer.rows() + rows_written == 0) {
-                    Ok(encoded) => {
-                        bytes.extend(encoded);
-                        rows_written += 1;
-                    }
-                    Err(reason) => {
-                        skips += 1;
-                        tracing::warn!(
-                            event = "row_skipped",
-                            job_id = job.id,
-                            entry_id = cursor,
-                            reason = reason.as_str(),
-                            "export row skipped"
-                        );
-                        if skips > SKIP_CAP {
-                            return Ok(abort(writer, Failure::Skips));
-                        }
-                    }
-                }
-            }
-            match renderer.pending() {
-                Ok(pending) => bytes.extend(pending),
+            let Chunk {
+                mut bytes,
+                rows: rows_written,
+                cursor: next,
+                read,
+                skipped,
+            } = match chunk {
+                Ok(chunk) => chunk,
                 Err(e) => return Ok(abort(writer, Failure::Io(e))),
+            };
+            cursor = next.unwrap_or(cursor);
+            for (entry, reason) in skipped {
+                skips += 1;
+                tracing::warn!(
+                    event = "row_skipped",
+                    job_id = job.id,
+                    entry_id = entry,
+                    reason = reason.as_str(),
+                    "export row skipped"
+                );
+                if skips > SKIP_CAP {
+                    return Ok(abort(writer, Failure::Skips));
+                }
+            }
+            let last = read < self.page;
+            if last {
+                bytes.extend_from_slice(render::close(job.format));
             }
             let before = writer.bytes();
-            let closing = if last { renderer.close() } else { b"" };
             let (back, written) = blocking(move || {
-                let written = write_chunk(&mut writer, &bytes, rows_written, closing);
+                let written = writer.write_rows(&bytes, rows_written);
                 (writer, written)
             })
             .await;
@@ -538,27 +549,6 @@ impl Chronicler {
 fn abort(writer: Writer, failure: Failure) -> Outcome {
     writer.abort();
     Outcome::Failed(failure)
-}
-
-fn write_chunk(
-    writer: &mut Writer,
-    bytes: &[u8],
-    rows: u64,
-    closing: &[u8],
-) -> Result<(), artifact::Error> {
-    writer.write_rows(bytes, rows)?;
-    writer.write(closing)
-}
-
-/// One chunk's result: its columns and rows (at most a page).
-async fn read_chunk(
-    conn: &mut Conn,
-    sql: &str,
-) -> Result<(Vec<mysql_async::Column>, Vec<Row>), backend::Error> {
-    let mut result = conn.query_iter(sql).await?;
-    let columns = result.columns().map(|c| c.to_vec()).unwrap_or_default();
-    let rows: Vec<Row> = result.collect().await?;
-    Ok((columns, rows))
 }
 
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {

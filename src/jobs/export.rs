@@ -139,7 +139,76 @@ fn sql_has_subquery(query: &Query) -> bool {
     query.visit(&mut Finder(0)).is_break()
 }
 
+/// A cursor value no query holds: a chunk query planned with it in place of the cursor is a template.
+const SENTINEL: &str = "18446744073709551557";
+
+/// An export's chunk SQL planned once for a catalog: the rewritten query with the cursor's place marked, so a
+/// chunk costs a string substitution instead of a parse and a rewrite.
+///
+/// The first chunk is read as the optimizer likes (a selective filter reads its slot index and sorts the few
+/// rows it finds); the chunks after it walk the pages' primary key from the cursor (`FORCE INDEX (PRIMARY)`),
+/// so each reads about a chunk's rows. Left to itself the optimizer reads a filter's index from the start and
+/// sorts every row left after the cursor for every chunk: quadratic in the rows exported.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The rewritten SQL split where the cursor goes (one piece more than the cursor's places), the first
+    /// chunk's and the later chunks'; empty if the user's own query holds the marker, which then is planned
+    /// chunk by chunk.
+    first: Vec<String>,
+    pieces: Vec<String>,
+    export: Export,
+    home: String,
+    limit: u64,
+}
+
+impl Plan {
+    /// The SQL of the chunk after `cursor`.
+    pub fn sql(&self, catalog: &TenantCatalog, cursor: u64) -> Result<String, Error> {
+        if self.pieces.is_empty() {
+            let mut statement = self.export.chunk_statement(
+                catalog,
+                &self.home,
+                &cursor.to_string(),
+                self.limit,
+            )?;
+            if cursor > 0 {
+                in_id_order(&mut statement);
+            }
+            return Ok(statement.to_string());
+        }
+        let pieces = if cursor == 0 {
+            &self.first
+        } else {
+            &self.pieces
+        };
+        Ok(pieces.join(&cursor.to_string()))
+    }
+}
+
 impl Export {
+    /// Plans the chunks of at most `limit` rows against `catalog` (re-plan when the catalog changes).
+    pub fn plan(&self, catalog: &TenantCatalog, home: &str, limit: u64) -> Result<Plan, Error> {
+        let mut statement = self.chunk_statement(catalog, home, SENTINEL, limit)?;
+        let first = statement.to_string();
+        in_id_order(&mut statement);
+        let later = statement.to_string();
+        let mine = self.query.to_string().contains(SENTINEL);
+        let split = |sql: &str| -> Vec<String> {
+            if mine {
+                Vec::new()
+            } else {
+                sql.split(SENTINEL).map(str::to_string).collect()
+            }
+        };
+        Ok(Plan {
+            first: split(&first),
+            pieces: split(&later),
+            export: self.clone(),
+            home: home.to_string(),
+            limit,
+        })
+    }
+
     /// The next chunk's backend SQL: the user's columns, then the cursor column, rows after `cursor` in id
     /// order, at most `limit`; rewritten like any client read of the tenant's model tables.
     pub fn chunk_sql(
@@ -149,6 +218,18 @@ impl Export {
         cursor: u64,
         limit: u64,
     ) -> Result<String, Error> {
+        Ok(self
+            .chunk_statement(catalog, home, &cursor.to_string(), limit)?
+            .to_string())
+    }
+
+    fn chunk_statement(
+        &self,
+        catalog: &TenantCatalog,
+        home: &str,
+        cursor: &str,
+        limit: u64,
+    ) -> Result<Statement, Error> {
         let mut query = self.query.clone();
         let id = Expr::CompoundIdentifier(vec![Ident::new(&self.table), Ident::new("id")]);
         let SetExpr::Select(select) = query.body.as_mut() else {
@@ -194,8 +275,35 @@ impl Export {
         };
         crate::rewrite::select::rewrite(&mut statement, scope)
             .map_err(|e| Error::Input(format!("the export query cannot be read: {e}")))?;
-        Ok(statement.to_string())
+        Ok(statement)
     }
+}
+
+/// Every slot page the rewritten chunk reads through a choice of indexes (`USE INDEX (PRIMARY, …)`) is read
+/// through its primary key, the entry id: in the chunks' order, from the cursor on.
+fn in_id_order(statement: &mut Statement) {
+    use sqlparser::ast::{TableIndexHintType, VisitMut, VisitorMut};
+    use std::ops::ControlFlow;
+    struct Primary;
+    impl VisitorMut for Primary {
+        type Break = ();
+        fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table { index_hints, .. } = factor {
+                for hint in index_hints.iter_mut() {
+                    let primary = hint
+                        .index_names
+                        .first()
+                        .is_some_and(|name| name.value.eq_ignore_ascii_case("PRIMARY"));
+                    if primary && hint.hint_type == TableIndexHintType::Use {
+                        hint.hint_type = TableIndexHintType::Force;
+                        hint.index_names.truncate(1);
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Primary);
 }
 
 /// A tenant's active exports, locked for the submission's transaction (with the gap on the index), so two

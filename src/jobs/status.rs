@@ -127,3 +127,32 @@ pub async fn cancel(
     .await?;
     Ok(conn.affected_rows() > 0)
 }
+
+/// Cancels one of the tenant's unfinished jobs ([`cancel`]) and removes an import's payload, which no one will
+/// read now (a worker that had it open keeps reading its own handle). `stardust jobs --cancel` and
+/// `CALL stardust.cancel_job` both end here; a job the tenant does not have, or one already finished, is refused.
+pub async fn cancel_job(
+    conn: &mut mysql_async::Conn,
+    dir: &std::path::Path,
+    tenant: u64,
+    id: i64,
+    export: bool,
+) -> Result<(), Error> {
+    let kind = if export { "export" } else { "import" };
+    if !cancel(conn, tenant, id, export).await? {
+        return Err(Error::Input(format!(
+            "tenant {tenant} has no unfinished {kind} job {id} (SELECT id, kind, status FROM stardust.jobs lists them)"
+        )));
+    }
+    if !export {
+        if let Some(name) = import_job(conn, tenant, id).await?.and_then(|j| j.artifact) {
+            let dir = dir.to_path_buf();
+            tokio::task::spawn_blocking(move || crate::artifact::remove(&dir, &name))
+                .await
+                .map_err(|e| {
+                    Error::Input(format!("removing the cancelled import's payload: {e}"))
+                })??;
+        }
+    }
+    Ok(())
+}

@@ -233,7 +233,8 @@ pub(super) fn class_of(route: &Route) -> Class {
         | Route::ShowProcesslist { .. }
         | Route::SystemSchema(_)
         | Route::ReplayDlq(_)
-        | Route::Export { .. } => Class::System,
+        | Route::Export { .. }
+        | Route::CancelJob { .. } => Class::System,
         Route::ShowDatabases
         | Route::ShowTables { .. }
         | Route::ShowTableStatus { .. }

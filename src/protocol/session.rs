@@ -362,6 +362,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             Route::SystemSchema(statement) => self.system_schema(*statement).await,
             Route::ReplayDlq(id) => self.replay_dlq(id).await,
             Route::Export { query, format } => self.export(&query, &format).await,
+            Route::CancelJob { id, kind } => self.cancel_job(id, &kind).await,
         }
     }
 

@@ -126,15 +126,15 @@ fn source(table: &str, tenant: Option<u64>, processes: &[Process]) -> String {
         }
         "jobs" => format!(
             "SELECT * FROM (SELECT c.id, 'backfill' AS kind, m.tenant_id, c.job_name, c.status, \
-             c.last_processed_id AS progress, c.started_at, c.updated_at, c.completed_at \
-             FROM backfill_checkpoints c \
+             c.last_processed_id AS progress, c.started_at, c.updated_at, c.completed_at, \
+             CAST(NULL AS CHAR(64)) AS failed_reason FROM backfill_checkpoints c \
              LEFT JOIN stardust_fields f ON f.id = CAST(SUBSTRING_INDEX(c.job_name, '_', -1) AS UNSIGNED) \
              LEFT JOIN stardust_models m ON m.id = f.model_id \
              UNION ALL SELECT j.id, 'import', j.tenant_id, CONCAT('import_', j.id), j.status, \
-             JSON_UNQUOTE(JSON_EXTRACT(j.manifest, '$.entries_written')), j.created_at, j.heartbeat_at, j.completed_at \
-             FROM stardust_import_jobs j \
+             JSON_UNQUOTE(JSON_EXTRACT(j.manifest, '$.entries_written')), j.created_at, j.heartbeat_at, j.completed_at, \
+             j.failed_reason FROM stardust_import_jobs j \
              UNION ALL SELECT x.id, 'export', x.tenant_id, CONCAT('export_', x.id), x.status, x.last_cursor, \
-             x.created_at, x.heartbeat_at, x.completed_at FROM stardust_export_jobs x) AS all_jobs{}",
+             x.created_at, x.heartbeat_at, x.completed_at, x.failed_reason FROM stardust_export_jobs x) AS all_jobs{}",
             only("tenant_id")
         ),
         "dlq" => format!(

@@ -63,6 +63,8 @@ pub enum Route {
     ReplayDlq(i64),
     /// `CALL stardust.export('SELECT …', 'csv'|'json')`: submit an export job.
     Export { query: String, format: String },
+    /// `CALL stardust.cancel_job(id [, 'import'|'export'])`: cancel one of the tenant's unfinished jobs.
+    CancelJob { id: i64, kind: String },
 }
 
 /// Introspection of one model table.
@@ -222,8 +224,9 @@ fn procedure(statement: &Statement) -> Result<Option<Route>, Error> {
     }
     let usage = || {
         Error::NotSupported(
-            "the stardust schema has two procedures: CALL stardust.replay_dlq(<id from stardust.dlq>) and \
-             CALL stardust.export('SELECT … FROM model_x [WHERE …]', 'csv' | 'json')"
+            "the stardust schema has three procedures: CALL stardust.replay_dlq(<id from stardust.dlq>), \
+             CALL stardust.export('SELECT … FROM model_x [WHERE …]', 'csv' | 'json') and \
+             CALL stardust.cancel_job(<id from stardust.jobs> [, 'import' | 'export'])"
                 .to_string(),
         )
     };
@@ -255,6 +258,17 @@ fn procedure(statement: &Statement) -> Result<Option<Route>, Error> {
             (Some(query), Some(format)) => Ok(Some(Route::Export { query, format })),
             _ => Err(usage()),
         },
+        // Imports and exports are numbered apart; without a kind, an import (as `stardust jobs --cancel`).
+        ("cancel_job", [Value::Number(n, _), rest @ ..]) if rest.len() <= 1 => {
+            let kind = match rest.first() {
+                None => Some("import".to_string()),
+                Some(kind) => (*kind).clone().into_string(),
+            };
+            match (n.parse::<i64>(), kind) {
+                (Ok(id), Some(kind)) => Ok(Some(Route::CancelJob { id, kind })),
+                _ => Err(usage()),
+            }
+        }
         _ => Err(usage()),
     }
 }

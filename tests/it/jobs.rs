@@ -628,3 +628,115 @@ fn serve(config: &Path) -> tokio::process::Child {
         .spawn()
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_tenant_cancels_its_own_jobs_in_sql_and_sees_why_in_stardust_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = crate::support::fresh_database().await;
+    let mut served = crate::support::config_for(&database);
+    served.jobs.artifact_dir = dir.path().join("artifacts");
+    let proxy = Proxy::start_with(served).await;
+    let mut acme = proxy.tenant(1).await;
+    acme.query_drop(MODEL).await.unwrap();
+    let mut globex = proxy.tenant(2).await;
+    let config = config_file(&proxy, dir.path(), "");
+    let input = dir.path().join("rows.ndjson");
+    std::fs::write(&input, "{\"name\":\"a\"}\n{\"name\":\"b\"}\n").unwrap();
+    let job = import(&config, "p", &input, &[]).await["job"]
+        .as_i64()
+        .unwrap();
+    let payloads = || {
+        std::fs::read_dir(dir.path().join("artifacts"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("import_")
+            })
+            .count()
+    };
+    assert_eq!(payloads(), 1);
+
+    // Another tenant's job, a kind that is not one, and a malformed call: precise errors, the session goes on.
+    let other = crate::support::server_error(
+        globex
+            .query_drop(format!("CALL stardust.cancel_job({job})"))
+            .await,
+    );
+    assert_eq!(other.code, 1210);
+    assert!(
+        other
+            .message
+            .contains(&format!("tenant 2 has no unfinished import job {job}")),
+        "{}",
+        other.message
+    );
+    let kind = crate::support::server_error(
+        acme.query_drop(format!("CALL stardust.cancel_job({job}, 'backfill')"))
+            .await,
+    );
+    assert_eq!(kind.code, 1210);
+    assert!(
+        kind.message.contains("'import' or an 'export'"),
+        "{}",
+        kind.message
+    );
+    assert_eq!(
+        crate::support::code(acme.query_drop("CALL stardust.cancel_job('x')").await),
+        1235
+    );
+
+    acme.query_drop(format!("CALL stardust.cancel_job({job})"))
+        .await
+        .unwrap();
+    assert_eq!(acme.affected_rows(), 1);
+    assert_eq!(payloads(), 0, "the cancelled import's payload is removed");
+    let again = crate::support::server_error(
+        acme.query_drop(format!("CALL stardust.cancel_job({job}, 'import')"))
+            .await,
+    );
+    assert_eq!(again.code, 1210, "a finished job cannot be cancelled");
+
+    // An export, cancelled by its kind; both show their reason in stardust.jobs, to their tenant only.
+    acme.query_drop("CALL stardust.export('SELECT name FROM model_p', 'csv')")
+        .await
+        .unwrap();
+    let export = acme.last_insert_id().unwrap();
+    acme.query_drop(format!("CALL stardust.cancel_job({export}, 'EXPORT')"))
+        .await
+        .unwrap();
+    drain(&proxy, dir.path()).await;
+    let seen: Vec<(String, i64, String, Option<String>)> = acme
+        .query("SELECT kind, id, status, failed_reason FROM stardust.jobs WHERE kind <> 'backfill' ORDER BY kind")
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "export".to_string(),
+                export as i64,
+                "failed".to_string(),
+                Some("cancelled".to_string())
+            ),
+            (
+                "import".to_string(),
+                job,
+                "failed".to_string(),
+                Some("cancelled".to_string())
+            ),
+        ]
+    );
+    let count: Option<u64> = acme
+        .query_first("SELECT COUNT(*) FROM model_p")
+        .await
+        .unwrap();
+    assert_eq!(count, Some(0), "a cancelled import loads nothing");
+    let theirs: Vec<(String, Option<String>)> = globex
+        .query("SELECT kind, failed_reason FROM stardust.jobs")
+        .await
+        .unwrap();
+    assert!(theirs.is_empty(), "{theirs:?}");
+}

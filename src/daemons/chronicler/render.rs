@@ -37,6 +37,9 @@ pub struct Renderer {
     format: Format,
     names: Vec<String>,
     kinds: Vec<Kind>,
+    /// JSON: each column's `"name":`, escaped once.
+    keys: Vec<Vec<u8>>,
+    /// CSV: the chunk's rows gather here and are taken at once ([`Renderer::finish`]).
     csv: csv::Writer<Vec<u8>>,
 }
 
@@ -46,94 +49,105 @@ impl Renderer {
         let shown = columns
             .get(..columns.len().saturating_sub(1))
             .unwrap_or_default();
+        let names: Vec<String> = shown.iter().map(|c| c.name_str().into_owned()).collect();
         Renderer {
             format,
-            names: shown.iter().map(|c| c.name_str().into_owned()).collect(),
+            keys: names
+                .iter()
+                .map(|name| {
+                    let mut key = serde_json::to_vec(name).unwrap_or_default();
+                    key.push(b':');
+                    key
+                })
+                .collect(),
+            names,
             kinds: shown.iter().map(kind).collect(),
             csv: csv_writer(),
         }
     }
 
     /// What the file starts with: the CSV header row, or the JSON array's bracket.
-    pub fn preamble(&mut self) -> Result<Vec<u8>, String> {
+    pub fn preamble(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        match self.format {
+            Format::Csv => self
+                .csv
+                .write_record(&self.names)
+                .map_err(|e| e.to_string()),
+            Format::Json => {
+                out.push(b'[');
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the chunk: the rows a format gathers (CSV) go to `out`.
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<(), String> {
         match self.format {
             Format::Csv => {
-                self.csv
-                    .write_record(&self.names)
-                    .map_err(|e| e.to_string())?;
-                self.take()
+                let gathered = self.csv.into_inner().map_err(|e| e.to_string())?;
+                out.extend_from_slice(&gathered);
+                Ok(())
             }
-            Format::Json => Ok(b"[".to_vec()),
+            Format::Json => Ok(()),
         }
     }
 
-    /// The rows written since the last call, where the format gathers them (CSV).
-    pub fn pending(&mut self) -> Result<Vec<u8>, String> {
-        match self.format {
-            Format::Csv => self.take(),
-            Format::Json => Ok(Vec::new()),
-        }
-    }
-
-    /// What the file ends with.
-    pub fn close(&self) -> &'static [u8] {
-        match self.format {
-            Format::Csv => b"",
-            Format::Json => b"\n]\n",
-        }
-    }
-
-    fn take(&mut self) -> Result<Vec<u8>, String> {
-        std::mem::replace(&mut self.csv, csv_writer())
-            .into_inner()
-            .map_err(|e| e.to_string())
-    }
-
-    /// One row's bytes (`first`: the file's first row); an error names why the row cannot be written.
-    pub fn row(&mut self, row: &Row, first: bool) -> Result<Vec<u8>, String> {
-        let mut cells: Vec<Option<&str>> = Vec::with_capacity(self.names.len());
-        for i in 0..row.len().saturating_sub(1) {
+    /// One row into `out` (`first`: the file's first row), from the backend's text as it came; an error names
+    /// why the row cannot be written, and then nothing of it is written.
+    pub fn row(&mut self, row: &Row, first: bool, out: &mut Vec<u8>) -> Result<(), String> {
+        let shown = row.len().saturating_sub(1);
+        // Checked before anything is written, so a refused row leaves no trace.
+        for i in 0..shown {
             match row.as_ref(i) {
-                None | Some(Value::NULL) => cells.push(None),
-                Some(Value::Bytes(bytes)) => cells.push(Some(
-                    std::str::from_utf8(bytes)
-                        .map_err(|_| "unrepresentable_codepoint".to_string())?,
-                )),
+                None | Some(Value::NULL) => {}
+                Some(Value::Bytes(bytes)) => {
+                    if std::str::from_utf8(bytes).is_err() {
+                        return Err("unrepresentable_codepoint".to_string());
+                    }
+                }
                 Some(_) => return Err("format_invalid".to_string()),
             }
         }
+        let cell = |i: usize| match row.as_ref(i) {
+            Some(Value::Bytes(bytes)) => std::str::from_utf8(bytes).ok(),
+            _ => None,
+        };
         match self.format {
-            // CSV rows gather in the writer; the chunk takes them at once (`pending`).
-            Format::Csv => {
-                self.csv
-                    .write_record(cells.iter().map(|c| c.unwrap_or("")))
-                    .map_err(|_| "format_invalid".to_string())?;
-                Ok(Vec::new())
+            Format::Csv => self
+                .csv
+                .write_record((0..shown).map(|i| cell(i).unwrap_or("")))
+                .map_err(|_| "format_invalid".to_string()),
+            Format::Json => {
+                out.extend_from_slice(if first { b"\n{" } else { b",\n{" });
+                for i in 0..shown {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(self.keys.get(i).map(Vec::as_slice).unwrap_or(b"\"\":"));
+                    match (cell(i), self.kinds.get(i)) {
+                        (None, _) => out.extend_from_slice(b"null"),
+                        (Some(number), Some(Kind::Number)) if is_json_number(number) => {
+                            out.extend_from_slice(number.as_bytes())
+                        }
+                        (Some(json), Some(Kind::Json)) => out.extend_from_slice(json.as_bytes()),
+                        (Some(other), _) => {
+                            serde_json::to_writer(&mut *out, other)
+                                .map_err(|_| "format_invalid".to_string())?;
+                        }
+                    }
+                }
+                out.push(b'}');
+                Ok(())
             }
-            Format::Json => Ok(self.object(&cells, first).into_bytes()),
         }
     }
+}
 
-    fn object(&self, cells: &[Option<&str>], first: bool) -> String {
-        let mut text = String::from(if first { "\n{" } else { ",\n{" });
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            let name = self.names.get(i).map(String::as_str).unwrap_or("");
-            text.push_str(&serde_json::Value::from(name).to_string());
-            text.push(':');
-            match (cell, self.kinds.get(i)) {
-                (None, _) => text.push_str("null"),
-                (Some(number), Some(Kind::Number)) if is_json_number(number) => {
-                    text.push_str(number)
-                }
-                (Some(json), Some(Kind::Json)) => text.push_str(json),
-                (Some(other), _) => text.push_str(&serde_json::Value::from(*other).to_string()),
-            }
-        }
-        text.push('}');
-        text
+/// What the file ends with.
+pub fn close(format: Format) -> &'static [u8] {
+    match format {
+        Format::Csv => b"",
+        Format::Json => b"\n]\n",
     }
 }
 
@@ -141,12 +155,43 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .buffer_capacity(64 * 1024)
-        .from_writer(Vec::new())
+        .from_writer(Vec::with_capacity(1 << 20))
 }
 
-/// Whether the backend's text for a number is a JSON number as it stands.
+/// Whether the backend's text for a number is a JSON number as it stands (RFC 8259's grammar: an optional
+/// minus, an integer part without leading zeros, an optional fraction, an optional exponent).
 fn is_json_number(text: &str) -> bool {
-    serde_json::from_str::<serde_json::Number>(text).is_ok()
+    let b = text.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let from = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - from
+    };
+    let from = i;
+    match digits(&mut i) {
+        0 => return false,
+        n if n > 1 && b[from] == b'0' => return false,
+        _ => {}
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 #[cfg(test)]
@@ -188,19 +233,22 @@ mod tests {
             &columns,
         );
         let mut csv = Renderer::new(Format::Csv, &columns);
-        let mut file = csv.preamble().unwrap();
-        file.extend(csv.row(&one, true).unwrap());
-        file.extend(csv.row(&two, false).unwrap());
-        file.extend(csv.pending().unwrap());
+        let mut file = Vec::new();
+        csv.preamble(&mut file).unwrap();
+        csv.row(&one, true, &mut file).unwrap();
+        csv.row(&two, false, &mut file).unwrap();
+        csv.finish(&mut file).unwrap();
         assert_eq!(
             String::from_utf8(file).unwrap(),
             "name,price,doc\r\n\"a, \"\"b\"\"\nc\",1.50,\r\nx,,\"{\"\"k\"\": [1]}\"\r\n"
         );
         let mut json = Renderer::new(Format::Json, &columns);
-        let mut file = json.preamble().unwrap();
-        file.extend(json.row(&one, true).unwrap());
-        file.extend(json.row(&two, false).unwrap());
-        file.extend(json.close());
+        let mut file = Vec::new();
+        json.preamble(&mut file).unwrap();
+        json.row(&one, true, &mut file).unwrap();
+        json.row(&two, false, &mut file).unwrap();
+        json.finish(&mut file).unwrap();
+        file.extend(close(Format::Json));
         let text = String::from_utf8(file).unwrap();
         assert_eq!(
             text,
@@ -209,8 +257,9 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed[1]["doc"]["k"][0], 1);
         let mut empty = Renderer::new(Format::Json, &columns);
-        let mut file = empty.preamble().unwrap();
-        file.extend(empty.close());
+        let mut file = Vec::new();
+        empty.preamble(&mut file).unwrap();
+        file.extend(close(Format::Json));
         assert_eq!(
             serde_json::from_slice::<Vec<serde_json::Value>>(&file)
                 .unwrap()
@@ -230,9 +279,41 @@ mod tests {
             &columns,
         );
         let mut json = Renderer::new(Format::Json, &columns);
+        let mut file = Vec::new();
         assert_eq!(
-            json.row(&bad, true).unwrap_err(),
+            json.row(&bad, true, &mut file).unwrap_err(),
             "unrepresentable_codepoint"
         );
+        assert!(file.is_empty(), "a refused row leaves nothing behind");
+    }
+
+    #[test]
+    fn numbers_are_embedded_only_when_json_takes_them() {
+        for good in [
+            "0",
+            "-0",
+            "7",
+            "1.50",
+            "-12.345",
+            "1e10",
+            "2.5E-3",
+            "1e+7",
+            "18446744073709551615",
+        ] {
+            assert!(is_json_number(good), "{good}");
+            assert!(
+                serde_json::from_str::<serde_json::Number>(good).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "", "-", "007", "1.", ".5", "1e", "+1", "1.5x", "inf", "NaN", "0x1f",
+        ] {
+            assert!(!is_json_number(bad), "{bad}");
+            assert!(
+                serde_json::from_str::<serde_json::Number>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 }
