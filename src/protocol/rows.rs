@@ -10,7 +10,8 @@ use super::models::native_column;
 use super::session::Session;
 use super::twins::{Described, Probe};
 use super::Error;
-use crate::rewrite::plans::{Plan, Scope};
+use crate::rewrite::plans::{Plan, Scope, MAX_TEXT};
+use crate::sql::{self, scan, Route};
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// A statement on model tables: a read through the rewriter, a write through the write path.
@@ -81,12 +82,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 .executed;
             if self.read_at(cached.version, &backend, &overrides).await? {
                 if let (Some(text), Some(scope), true) = (text, self.plan_scope(), settled) {
-                    let plan = Plan {
-                        version: cached.version,
-                        text: backend,
-                        sources,
-                    };
-                    self.state.plans.insert(text, scope, plan);
+                    self.remember(text, scope, &cached, &backend, sources);
                 }
                 return Ok(());
             }
@@ -96,26 +92,74 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .await
     }
 
-    /// A read the plan cache knows (`rewrite/plans.rs`), sent without parsing, checking or rewriting it again:
-    /// `false` (nothing written) when there is none, or when the catalog moved since the plan was made.
+    /// A read the plan cache knows (`rewrite/plans.rs`) by its text with the literals taken out, sent with its
+    /// own literals put into the cached template, without parsing, checking or rewriting it again: `false`
+    /// (nothing written) when there is none, or when the catalog moved since the plan was made.
     pub(super) async fn planned_read(&mut self, text: &str) -> Result<bool, crate::Error> {
-        let Some(plan) = self
-            .plan_scope()
-            .and_then(|scope| self.state.plans.get(text, scope))
-        else {
+        let Some(scope) = self.plan_scope() else {
             return Ok(false);
         };
+        if text.len() > MAX_TEXT {
+            return Ok(false);
+        }
+        let Some(literals) = scan::literals(text) else {
+            return Ok(false);
+        };
+        let Some(plan) = self.state.plans.get(&literals.key, scope) else {
+            return Ok(false);
+        };
+        let Some(template) = &plan.template else {
+            return Ok(false);
+        };
+        let backend = template.render(text, &literals.slots);
         let home = self.home();
         let overrides: Vec<Option<Column>> = plan
             .sources
             .iter()
             .map(|source| source.as_ref().and_then(|s| native_column(s, &home)))
             .collect();
-        let served = self.read_at(plan.version, &plan.text, &overrides).await?;
+        let served = self.read_at(plan.version, &backend, &overrides).await?;
         if served {
             self.state.plans.hit();
         }
         Ok(served)
+    }
+
+    /// Caches the plan of a read just rewritten afresh against `catalog` into `backend`, under its text with the
+    /// literals taken out: a template of the backend SQL when the rewrite is one (`plans::template`), or a note
+    /// that it is not, so that the next statement of the key does not try again.
+    fn remember(
+        &self,
+        text: &str,
+        scope: Scope,
+        catalog: &crate::catalog::TenantCatalog,
+        backend: &str,
+        sources: Vec<Option<crate::rewrite::select::Source>>,
+    ) {
+        self.state.plans.miss();
+        let Some(literals) = scan::literals(text).filter(|_| text.len() <= MAX_TEXT) else {
+            return;
+        };
+        let known = self.state.plans.get(&literals.key, scope);
+        if known.is_some_and(|plan| plan.version == catalog.version && plan.template.is_none()) {
+            return;
+        }
+        let template =
+            crate::rewrite::plans::template(text, &literals, backend, &sources, |marked| {
+                let Ok(Route::Virtual(statement)) = sql::classify(marked, &self.context()) else {
+                    return None;
+                };
+                if !matches!(*statement, Statement::Query(_)) {
+                    return None;
+                }
+                crate::rewrite::plans::rewrite(*statement, self.select_scope(catalog)).ok()
+            });
+        let plan = Plan {
+            version: catalog.version,
+            template,
+            sources,
+        };
+        self.state.plans.insert(&literals.key, scope, plan);
     }
 
     /// Where this session's reads are cached: a chosen tenant, outside a transaction (inside one, the version is
@@ -192,26 +236,33 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     pub(super) fn rewrite_with(
         &self,
-        mut statement: Statement,
+        statement: Statement,
         catalog: &crate::catalog::TenantCatalog,
     ) -> Result<Rewritten, crate::Error> {
         let home = self.home();
-        let scope = crate::rewrite::select::Scope {
-            catalog,
-            home: &home,
-            allow_scan: self.allow_scan,
-        };
-        let sources = crate::rewrite::select::rewrite(&mut statement, scope)?;
+        let (text, sources) =
+            crate::rewrite::plans::rewrite(statement, self.select_scope(catalog))?;
         let overrides = sources
             .iter()
             .map(|source| source.as_ref().and_then(|s| native_column(s, &home)))
             .collect();
         Ok(Rewritten {
-            text: crate::rewrite::share_lock::print(&statement),
+            text,
             overrides,
             settled: !sources.is_empty() && sources.iter().all(Option::is_some),
             sources,
         })
+    }
+
+    fn select_scope<'a>(
+        &'a self,
+        catalog: &'a crate::catalog::TenantCatalog,
+    ) -> crate::rewrite::select::Scope<'a> {
+        crate::rewrite::select::Scope {
+            catalog,
+            home: self.state.backend.database(),
+            allow_scan: self.allow_scan,
+        }
     }
 }
 
