@@ -10,6 +10,7 @@ use mysql_common::io::ParseBuf;
 use mysql_common::proto::MyDeserialize;
 use mysql_common::value::{BinValue, ValueDeserializer};
 
+use super::cursors::{Cursor, CURSOR_TYPE_READ_ONLY};
 use super::relay::{self, gone, Encoding};
 use super::session::Session;
 use super::wire::text_column;
@@ -84,6 +85,8 @@ pub struct Prepared {
     /// For a read of model tables: the registry version it was rewritten at, and the statement as the client
     /// wrote it, to rewrite and prepare again when the registry moves.
     pub planned: Option<(u64, Box<sqlparser::ast::Statement>)>,
+    /// The cursor an execute with CURSOR_TYPE_READ_ONLY opened, until fetched to its end, reset or closed.
+    pub cursor: Option<Cursor>,
 }
 
 /// The session's prepared statements by the id the client knows them by.
@@ -91,6 +94,8 @@ pub struct Prepared {
 pub struct Statements {
     by_id: HashMap<u32, Prepared>,
     next_id: u32,
+    /// The statement whose cursor's result is pending on the backend connection, read as it is fetched.
+    pub streaming: Option<u32>,
 }
 
 impl Statements {
@@ -105,6 +110,7 @@ impl Statements {
                 types: Vec::new(),
                 long_data: HashMap::new(),
                 planned: None,
+                cursor: None,
             },
         );
         id
@@ -122,6 +128,7 @@ impl Statements {
 
     pub fn clear(&mut self) {
         self.by_id.clear();
+        self.streaming = None;
     }
 }
 
@@ -151,6 +158,7 @@ impl Prepared {
 
     pub fn reset(&mut self) {
         self.long_data.clear();
+        self.cursor = None;
     }
 
     /// Decodes the parameters of a COM_STMT_EXECUTE body (without the command byte).
@@ -264,7 +272,10 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
         self.warnings = None;
         let id = statement_id(body, "mysqld_stmt_execute")?;
         let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
+        // A new execute closes the statement's cursor.
+        prepared.cursor = None;
         let params = prepared.decode_params(body)?;
+        let wants_cursor = body.get(4).is_some_and(|f| f & CURSOR_TYPE_READ_ONLY != 0);
         if let Some((planned_at, source)) = prepared.planned.clone() {
             self.replan(id, planned_at, &source).await?;
         }
@@ -283,6 +294,19 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
             Params::Positional(params)
         };
         let result = self.conn.exec_iter(&statement, params).await?;
+        // A cursor for a statement that returns one result set (not a CALL, whose results are unknown at prepare).
+        if wants_cursor && !statement.columns().is_empty() {
+            if let Some(columns) = result.columns().filter(|c| !c.is_empty()) {
+                // The rows stay pending on the backend connection for COM_STMT_FETCH to read.
+                drop(result);
+                let columns = if overrides.is_empty() {
+                    columns
+                } else {
+                    relay::apply_overrides(&columns, &overrides).into()
+                };
+                return self.open_cursor(id, columns).await;
+            }
+        }
         let last = relay::stream(
             &mut self.wire,
             result,
