@@ -45,6 +45,8 @@ pub struct Cursor {
     bytes: usize,
     /// Why the cursor cannot go on, told at its next fetch.
     failure: Option<crate::Error>,
+    /// The backend's warning count, known once its result is read to the end; the last fetch reports it.
+    warnings: u16,
 }
 
 /// Roughly the memory a row holds: its bytes plus a value's size each.
@@ -83,6 +85,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             rows: VecDeque::new(),
             bytes: 0,
             failure: None,
+            warnings: 0,
         });
         self.statements.streaming = Some(id);
         Ok(())
@@ -104,6 +107,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return Err(failure);
         }
         let mut sent = 0;
+        let mut warnings = 0;
         // Then one more row is read ahead, so that the last fetch says LAST_ROW_SENT.
         while sent <= count {
             let row = match cursor.rows.pop_front() {
@@ -142,10 +146,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             if streaming {
                 self.statements.streaming = None;
                 self.status = relay::backend_status(&self.conn);
+                cursor.warnings = self.conn.get_warnings();
             }
+            warnings = cursor.warnings;
             self.status | StatusFlags::SERVER_STATUS_LAST_ROW_SENT
         };
-        self.wire.end_rows(0, status).await.map_err(gone)
+        self.wire.end_rows(warnings, status).await.map_err(gone)
     }
 
     /// Frees the backend connection before a command that needs it: the streaming cursor's rows are kept in
@@ -211,7 +217,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     cursor.bytes += size;
                     cursor.rows.push_back(row);
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    cursor.warnings = result.warnings();
+                    break;
+                }
                 Err(e) => {
                     // The command that needed the connection goes on; the cursor reports the failure instead.
                     cursor.rows.clear();

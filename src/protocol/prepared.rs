@@ -217,7 +217,18 @@ impl Prepared {
 impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<R, W> {
     pub(super) async fn prepare(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
         self.warnings = None;
-        let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
+        let Ok(text) = std::str::from_utf8(sql) else {
+            // Non-UTF-8 text (a latin1 literal): an admin's goes to the backend as it is, as in COM_QUERY; a
+            // tenant's cannot be checked and is refused.
+            return match self.user.role() {
+                crate::config::Role::Admin => {
+                    self.twins.forget_types();
+                    self.prepare_on_backend(sql, super::twins::Described::none(), None)
+                        .await
+                }
+                crate::config::Role::Tenant(_) => Err(sql::Error::BadCharacters.into()),
+            };
+        };
         let (text, described, planned) = match sql::classify(text, &self.context())? {
             Route::Forward => {
                 self.twins.forget_types();
@@ -238,6 +249,17 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
                 .into())
             }
         };
+        self.prepare_on_backend(text.as_bytes(), described, planned)
+            .await
+    }
+
+    /// Prepares `text` on the backend connection and answers the client with the statement's new id.
+    async fn prepare_on_backend(
+        &mut self,
+        text: &[u8],
+        described: super::twins::Described,
+        planned: Option<(u64, Box<sqlparser::ast::Statement>)>,
+    ) -> Result<(), crate::Error> {
         let statement = self.conn.prep(text).await?;
         let columns = relay::apply_overrides(&statement.columns(), &described.prepared);
         let id = self

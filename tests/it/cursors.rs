@@ -280,3 +280,22 @@ async fn mariadb_client_test_cursor_cases_pass_through_the_proxy() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
 }
+
+#[tokio::test]
+async fn the_last_fetch_reports_the_statements_warnings() {
+    let proxy = Proxy::start().await;
+    let mut raw = RawClient::login(proxy.address, ADMIN).await;
+    let id = prepare(&mut raw, "SELECT CAST(1 - 2 AS UNSIGNED) AS v", 1).await;
+    open(&mut raw, id, 1).await;
+    let mut command = vec![0x1C];
+    command.extend_from_slice(&id.to_le_bytes());
+    command.extend_from_slice(&10u32.to_le_bytes());
+    raw.command(&command).await;
+    assert_eq!(raw.read().await.unwrap()[0], 0x00, "the row");
+    let terminator = raw.read().await.unwrap();
+    assert_eq!(terminator[0], 0xFE);
+    assert_ne!(status_of(&terminator) & LAST_ROW_SENT, 0);
+    // OK-style terminator: header, affected rows, last insert id, status (2 bytes), then the warning count.
+    let warnings = u16::from_le_bytes([terminator[5], terminator[6]]);
+    assert_eq!(warnings, 1, "the cast's note");
+}
