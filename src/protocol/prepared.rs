@@ -62,6 +62,8 @@ pub enum Backing {
         statement: Box<sqlparser::ast::Statement>,
         params: u16,
     },
+    /// `USE db`, which the proxy carries out itself (it keeps the session's database).
+    Use(String),
 }
 
 impl Backing {
@@ -69,6 +71,7 @@ impl Backing {
         match self {
             Backing::Backend(statement) => statement.num_params(),
             Backing::Emulated { params, .. } => *params,
+            Backing::Use(_) => 0,
         }
     }
 }
@@ -234,20 +237,28 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
                 self.twins.forget_types();
                 (text.to_string(), super::twins::Described::none(), None)
             }
-            Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
+            Route::Virtual(statement)
+                if matches!(*statement, sqlparser::ast::Statement::Query(_)) =>
+            {
                 let (text, described, version) = self
                     .rewrite_read(&statement, Some(super::twins::Probe::Prepare))
                     .await?;
                 (text, described, Some((version, statement)))
             }
             Route::Virtual(statement) => return self.prepare_emulated(statement).await,
-            _ => {
-                return Err(sql::Error::NotSupported(
-                    "USE, KILL, SHOW, DDL and SET stardust_* cannot be prepared: send them as plain queries"
-                        .to_string(),
-                )
-                .into())
+            Route::Use(database) => {
+                let id = self.statements.add(Backing::Use(database), Vec::new());
+                return self
+                    .wire
+                    .prepared(id, &[], &[], self.status)
+                    .await
+                    .map_err(gone);
             }
+            _ => return Err(sql::Error::NotSupported(
+                "KILL, SHOW, DDL and SET stardust_* cannot be prepared: send them as plain queries"
+                    .to_string(),
+            )
+            .into()),
         };
         self.prepare_on_backend(text.as_bytes(), described, planned)
             .await
@@ -308,6 +319,10 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
             Backing::Emulated { statement, .. } => {
                 let bound = sql::bind(statement, &params)?;
                 return self.virtual_statement(&bound, None).await;
+            }
+            Backing::Use(database) => {
+                let database = database.clone();
+                return self.use_database(&database).await;
             }
         };
         let params = if params.is_empty() {

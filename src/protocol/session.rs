@@ -384,7 +384,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Ok(())
     }
 
-    async fn use_database(&mut self, database: &str) -> Result<(), crate::Error> {
+    pub(super) async fn use_database(&mut self, database: &str) -> Result<(), crate::Error> {
         self.switch_database(database).await?;
         self.ok().await
     }
