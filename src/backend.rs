@@ -179,9 +179,15 @@ impl Backend {
     /// A new connection for one client session, not taken from the pool: a session starts from the server's
     /// global variables as they are when it connects, as a direct connection does, whereas a pooled connection
     /// keeps the read-only session values it was opened with (`max_allowed_packet`, found by MariaDB's own
-    /// `func_str` test through the proxy after `SET GLOBAL max_allowed_packet`).
+    /// `func_str` test through the proxy after `SET GLOBAL max_allowed_packet`). The driver's own limit on the
+    /// packets it reads is the largest there is, not the session's value: a server may send a row past its
+    /// `max_allowed_packet` (a truncating `CONVERT(…, BINARY(n))`, MariaDB's `cast` test), and a client reads it.
     pub async fn session_conn(&self, found_rows: bool) -> Result<mysql_async::Conn, Error> {
-        let opts = self.opts.clone().client_found_rows(found_rows);
+        let opts = self
+            .opts
+            .clone()
+            .client_found_rows(found_rows)
+            .max_allowed_packet(Some(1024 * 1024 * 1024));
         Ok(mysql_async::Conn::new(opts).await?)
     }
 

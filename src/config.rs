@@ -27,6 +27,10 @@ pub struct Config {
     /// Largest packet accepted from a client, in bytes.
     #[serde(default = "default_max_allowed_packet")]
     pub max_allowed_packet: usize,
+    /// Most bytes of unread rows a server-side cursor keeps when another command needs the backend connection
+    /// while it is open; past it the cursor is closed and its next COM_STMT_FETCH gets error 1114.
+    #[serde(default = "default_cursor_buffer_bytes")]
+    pub cursor_buffer_bytes: usize,
     /// Most statement texts whose rewritten model-table reads are cached (0: none).
     #[serde(default = "default_plan_cache_entries")]
     pub plan_cache_entries: usize,
@@ -226,6 +230,9 @@ fn default_daemons() -> bool {
 fn default_max_allowed_packet() -> usize {
     64 * 1024 * 1024
 }
+fn default_cursor_buffer_bytes() -> usize {
+    64 * 1024 * 1024
+}
 fn default_plan_cache_entries() -> usize {
     1024
 }
@@ -240,6 +247,7 @@ impl Config {
             max_connections: default_max_connections(),
             shutdown_grace_secs: default_shutdown_grace_secs(),
             max_allowed_packet: default_max_allowed_packet(),
+            cursor_buffer_bytes: default_cursor_buffer_bytes(),
             plan_cache_entries: default_plan_cache_entries(),
             metrics_listen: None,
             statement_timeout_ms: 0,

@@ -49,6 +49,10 @@ pub enum Kind {
     UnknownCommand,
     /// A prepared-statement id the session does not know.
     UnknownStatement,
+    /// COM_STMT_FETCH on a statement without an open cursor.
+    NoOpenCursor,
+    /// A cursor's unread rows outgrew `cursor_buffer_bytes` when another command needed the backend connection.
+    CursorBufferFull,
     /// A malformed command packet (for example a short COM_STMT_EXECUTE).
     WrongArguments,
     /// A packet larger than `max_allowed_packet`.
@@ -147,6 +151,11 @@ pub enum Client {
     UnknownStatement { id: u32, command: &'static str },
     #[error("Incorrect arguments to {0}")]
     Malformed(&'static str),
+    #[error("The statement ({0}) has no open cursor: execute it with CURSOR_TYPE_READ_ONLY before fetching")]
+    NoOpenCursor(u32),
+    #[error("The cursor of statement ({id}) was closed: another command needed the backend connection while more \
+             than cursor_buffer_bytes ({limit}) of its rows were unread; fetch them first, or raise cursor_buffer_bytes")]
+    CursorBufferFull { id: u32, limit: usize },
     #[error("Incorrect arguments to replay_dlq: no dead-lettered entry with id {0} (SELECT id FROM stardust.dlq lists them)")]
     NoDeadLetter(i64),
     #[error("Unknown thread id: {0}")]
@@ -172,6 +181,8 @@ impl Client {
             Client::UnknownCommand(_) => Kind::UnknownCommand,
             Client::Unsupported(_) => Kind::NotSupported,
             Client::UnknownStatement { .. } => Kind::UnknownStatement,
+            Client::NoOpenCursor(_) => Kind::NoOpenCursor,
+            Client::CursorBufferFull { .. } => Kind::CursorBufferFull,
             Client::Malformed(_) | Client::NoDeadLetter(_) => Kind::WrongArguments,
             Client::NoSuchThread(_) => Kind::NoSuchThread,
             Client::NotOwner(_) => Kind::KillDenied,

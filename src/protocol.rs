@@ -10,6 +10,7 @@ mod auth;
 mod change_user;
 mod chatter;
 mod connection;
+mod cursors;
 mod errors;
 mod field_list;
 #[cfg(test)]

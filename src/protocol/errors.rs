@@ -28,6 +28,8 @@ pub fn code_and_state(kind: Kind) -> (u16, [u8; 5]) {
         Kind::NotSupported => (1235, *b"42000"),
         Kind::UnknownCommand => (1047, *b"08S01"),
         Kind::UnknownStatement => (1243, *b"HY000"),
+        Kind::NoOpenCursor => (1421, *b"HY000"),
+        Kind::CursorBufferFull => (1114, *b"HY000"),
         Kind::WrongArguments => (1210, *b"HY000"),
         Kind::PacketTooLarge => (1153, *b"08S01"),
         Kind::BadCharacters => (1300, *b"HY000"),

@@ -10,6 +10,7 @@ use mysql_common::io::ParseBuf;
 use mysql_common::proto::MyDeserialize;
 use mysql_common::value::{BinValue, ValueDeserializer};
 
+use super::cursors::{Cursor, CURSOR_TYPE_READ_ONLY};
 use super::relay::{self, gone, Encoding};
 use super::session::Session;
 use super::wire::text_column;
@@ -61,6 +62,8 @@ pub enum Backing {
         statement: Box<sqlparser::ast::Statement>,
         params: u16,
     },
+    /// `USE db`, which the proxy carries out itself (it keeps the session's database).
+    Use(String),
 }
 
 impl Backing {
@@ -68,6 +71,7 @@ impl Backing {
         match self {
             Backing::Backend(statement) => statement.num_params(),
             Backing::Emulated { params, .. } => *params,
+            Backing::Use(_) => 0,
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct Prepared {
     /// For a read of model tables: the registry version it was rewritten at, and the statement as the client
     /// wrote it, to rewrite and prepare again when the registry moves.
     pub planned: Option<(u64, Box<sqlparser::ast::Statement>)>,
+    /// The cursor an execute with CURSOR_TYPE_READ_ONLY opened, until fetched to its end, reset or closed.
+    pub cursor: Option<Cursor>,
 }
 
 /// The session's prepared statements by the id the client knows them by.
@@ -91,6 +97,8 @@ pub struct Prepared {
 pub struct Statements {
     by_id: HashMap<u32, Prepared>,
     next_id: u32,
+    /// The statement whose cursor's result is pending on the backend connection, read as it is fetched.
+    pub streaming: Option<u32>,
 }
 
 impl Statements {
@@ -105,6 +113,7 @@ impl Statements {
                 types: Vec::new(),
                 long_data: HashMap::new(),
                 planned: None,
+                cursor: None,
             },
         );
         id
@@ -122,6 +131,7 @@ impl Statements {
 
     pub fn clear(&mut self) {
         self.by_id.clear();
+        self.streaming = None;
     }
 }
 
@@ -151,6 +161,7 @@ impl Prepared {
 
     pub fn reset(&mut self) {
         self.long_data.clear();
+        self.cursor = None;
     }
 
     /// Decodes the parameters of a COM_STMT_EXECUTE body (without the command byte).
@@ -209,27 +220,57 @@ impl Prepared {
 impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<R, W> {
     pub(super) async fn prepare(&mut self, sql: &[u8]) -> Result<(), crate::Error> {
         self.warnings = None;
-        let text = std::str::from_utf8(sql).map_err(|_| sql::Error::BadCharacters)?;
+        let Ok(text) = std::str::from_utf8(sql) else {
+            // Non-UTF-8 text (a latin1 literal): an admin's goes to the backend as it is, as in COM_QUERY; a
+            // tenant's cannot be checked and is refused.
+            return match self.user.role() {
+                crate::config::Role::Admin => {
+                    self.twins.forget_types();
+                    self.prepare_on_backend(sql, super::twins::Described::none(), None)
+                        .await
+                }
+                crate::config::Role::Tenant(_) => Err(sql::Error::BadCharacters.into()),
+            };
+        };
         let (text, described, planned) = match sql::classify(text, &self.context())? {
             Route::Forward => {
                 self.twins.forget_types();
                 (text.to_string(), super::twins::Described::none(), None)
             }
-            Route::Virtual(statement) if matches!(*statement, sqlparser::ast::Statement::Query(_)) => {
+            Route::Virtual(statement)
+                if matches!(*statement, sqlparser::ast::Statement::Query(_)) =>
+            {
                 let (text, described, version) = self
                     .rewrite_read(&statement, Some(super::twins::Probe::Prepare))
                     .await?;
                 (text, described, Some((version, statement)))
             }
             Route::Virtual(statement) => return self.prepare_emulated(statement).await,
-            _ => {
-                return Err(sql::Error::NotSupported(
-                    "USE, KILL, SHOW, DDL and SET stardust_* cannot be prepared: send them as plain queries"
-                        .to_string(),
-                )
-                .into())
+            Route::Use(database) => {
+                let id = self.statements.add(Backing::Use(database), Vec::new());
+                return self
+                    .wire
+                    .prepared(id, &[], &[], self.status)
+                    .await
+                    .map_err(gone);
             }
+            _ => return Err(sql::Error::NotSupported(
+                "KILL, SHOW, DDL and SET stardust_* cannot be prepared: send them as plain queries"
+                    .to_string(),
+            )
+            .into()),
         };
+        self.prepare_on_backend(text.as_bytes(), described, planned)
+            .await
+    }
+
+    /// Prepares `text` on the backend connection and answers the client with the statement's new id.
+    async fn prepare_on_backend(
+        &mut self,
+        text: &[u8],
+        described: super::twins::Described,
+        planned: Option<(u64, Box<sqlparser::ast::Statement>)>,
+    ) -> Result<(), crate::Error> {
         let statement = self.conn.prep(text).await?;
         let columns = relay::apply_overrides(&statement.columns(), &described.prepared);
         let id = self
@@ -264,7 +305,10 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
         self.warnings = None;
         let id = statement_id(body, "mysqld_stmt_execute")?;
         let prepared = self.statements.get_mut(id, "mysqld_stmt_execute")?;
+        // A new execute closes the statement's cursor.
+        prepared.cursor = None;
         let params = prepared.decode_params(body)?;
+        let wants_cursor = body.get(4).is_some_and(|f| f & CURSOR_TYPE_READ_ONLY != 0);
         if let Some((planned_at, source)) = prepared.planned.clone() {
             self.replan(id, planned_at, &source).await?;
         }
@@ -276,6 +320,10 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
                 let bound = sql::bind(statement, &params)?;
                 return self.virtual_statement(&bound, None).await;
             }
+            Backing::Use(database) => {
+                let database = database.clone();
+                return self.use_database(&database).await;
+            }
         };
         let params = if params.is_empty() {
             Params::Empty
@@ -283,6 +331,19 @@ impl<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin> Session<
             Params::Positional(params)
         };
         let result = self.conn.exec_iter(&statement, params).await?;
+        // A cursor for a statement that returns one result set (not a CALL, whose results are unknown at prepare).
+        if wants_cursor && !statement.columns().is_empty() {
+            if let Some(columns) = result.columns().filter(|c| !c.is_empty()) {
+                // The rows stay pending on the backend connection for COM_STMT_FETCH to read.
+                drop(result);
+                let columns = if overrides.is_empty() {
+                    columns
+                } else {
+                    relay::apply_overrides(&columns, &overrides).into()
+                };
+                return self.open_cursor(id, columns).await;
+            }
+        }
         let last = relay::stream(
             &mut self.wire,
             result,

@@ -167,6 +167,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let Some((&command, body)) = payload.split_first() else {
             return Err(Error::Malformed("an empty command packet").into());
         };
+        self.settle_cursor(command, body).await?;
         match command {
             COM_QUIT => return Ok(Flow::Quit),
             COM_QUERY => {
@@ -200,7 +201,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 }
             }
             COM_STMT_CLOSE => {
-                let removed = statement_id(body, "mysqld_stmt_close").map(|id| self.statements.remove(id));
+                let removed =
+                    statement_id(body, "mysqld_stmt_close").map(|id| self.statements.remove(id));
                 if let Ok(Some(prepared)) = removed {
                     if let Backing::Backend(statement) = prepared.backend {
                         if let Err(e) = self.conn.close(statement).await {
@@ -223,14 +225,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             COM_SET_OPTION => self.wire.end_rows(0, self.status).await.map_err(gone)?,
             COM_RESET_CONNECTION => self.reset().await?,
             COM_CHANGE_USER => self.change_user(body).await?,
-            COM_STMT_FETCH => {
-                return Err(Error::Unsupported(
-                    "COM_STMT_FETCH is not supported by StarDust: execute without a server-side cursor \
-                     (for Connector/J, useCursorFetch=false)"
-                        .to_string(),
-                )
-                .into())
-            }
+            COM_STMT_FETCH => self.fetch(body).await?,
             other => return Err(Error::UnknownCommand(other).into()),
         }
         Ok(Flow::Continue)
@@ -390,7 +385,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         Ok(())
     }
 
-    async fn use_database(&mut self, database: &str) -> Result<(), crate::Error> {
+    pub(super) async fn use_database(&mut self, database: &str) -> Result<(), crate::Error> {
         self.switch_database(database).await?;
         self.ok().await
     }

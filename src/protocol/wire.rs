@@ -113,6 +113,22 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
         Ok(())
     }
 
+    /// The reply to a COM_STMT_EXECUTE that opened a cursor: column count and definitions, then one terminator
+    /// (EOF, or OK for DEPRECATE_EOF clients) whose status carries SERVER_STATUS_CURSOR_EXISTS; no rows.
+    pub async fn cursor_opened(
+        &mut self,
+        columns: &[Column],
+        status: StatusFlags,
+    ) -> std::io::Result<()> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.put_lenenc_int(columns.len() as u64);
+        self.writer.write(&buf).await?;
+        self.column_definitions(columns, &mut buf).await?;
+        self.scratch = buf;
+        self.end_rows(0, status).await
+    }
+
     async fn column_definitions(
         &mut self,
         columns: &[Column],

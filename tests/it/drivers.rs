@@ -1,7 +1,8 @@
 //! Real drivers against a model table through the proxy, compared with the same driver against the native twin:
 //! Node's mysql2 and MariaDB Connector/J (JDBC `DatabaseMetaData`, as DBeaver and Metabase read it); and each of
 //! PyMySQL, mysql-connector-python, SQLAlchemy's ORM, mysql2 and JDBC running one transaction scenario (rollback,
-//! commit, a failed statement, savepoints, a rolled-back delete) on a model table and on a native one.
+//! commit, a failed statement, savepoints, a rolled-back delete) on a model table and on a native one; and
+//! mysql-connector-python fetching a server-side cursor on each.
 
 use std::path::Path;
 
@@ -264,4 +265,42 @@ async fn jdbc_rolls_back_model_writes_as_on_a_native_table() {
     assert!(out.contains("after rollback:\n"), "{out}");
     assert!(out.contains("error 1048"), "{out}");
     assert!(out.contains("update rolled back: c=3\n"), "{out}");
+}
+
+#[tokio::test]
+async fn mysql_connector_python_fetches_a_model_cursor_as_a_native_one() {
+    let (proxy, native) = setup().await;
+    let names = ["Acme", "Bolt", "Cog", "Dyn", "Eon", "Flux", "Gear", "Hub"];
+    let mut model = proxy.tenant(1).await;
+    let mut twin = direct(Some(&native)).await;
+    for (i, name) in names.iter().enumerate() {
+        let employees = i as i64 * 10;
+        model
+            .exec_drop(
+                "INSERT INTO model_company (name, employees) VALUES (?, ?)",
+                (name, employees),
+            )
+            .await
+            .unwrap();
+        twin.exec_drop(
+            "INSERT INTO model_company (name, employees, created_at, updated_at) \
+             VALUES (?, ?, NOW(), NOW())",
+            (name, employees),
+        )
+        .await
+        .unwrap();
+    }
+    let script = clients().join("cursors.py").display().to_string();
+    let (through, twin) = both_ways(&proxy, native, "python3", &[script]).await;
+    assert!(through.contains(r#""opened": true"#), "{through}");
+    assert!(
+        through.contains(
+            r#"{"rows": [["Bolt", 10], ["Cog", 20], ["Dyn", 30]], "more": true, "last": false}"#
+        ),
+        "{through}"
+    );
+    assert!(through.contains(r#"{"count": 8}"#), "{through}");
+    assert!(through.contains(r#""last": true"#), "{through}");
+    assert!(through.contains(r#"{"error": 1421}"#), "{through}");
+    assert_eq!(through, twin, "through the proxy vs native");
 }

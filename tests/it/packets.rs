@@ -28,7 +28,7 @@ async fn malformed_commands_get_error_packets_and_the_session_goes_on() {
     raw.command(&[0x11, b'x', 0]).await;
     assert_err(raw.reply().await, 1210); // a COM_CHANGE_USER too short to hold a password
     raw.command(&[0x1C, 1, 0, 0, 0, 1, 0, 0, 0]).await;
-    assert_err(raw.reply().await, 1235); // COM_STMT_FETCH
+    assert_err(raw.reply().await, 1243); // COM_STMT_FETCH of a statement never prepared
 
     // A prepared statement, then executes with broken parameter blocks.
     raw.command(b"\x16SELECT ? + ?").await;

@@ -106,3 +106,18 @@ async fn statements_prepare_execute_close_and_fail_like_the_backend() {
     let names: Vec<String> = conn.exec(&query, (4, 4)).await.unwrap();
     assert_eq!(names, vec!["n4"], "the session survives failed prepares");
 }
+
+#[tokio::test]
+async fn a_prepared_use_switches_the_database_as_a_plain_one_does() {
+    let proxy = Proxy::start().await;
+    let other = crate::support::fresh_database().await;
+    let mut admin = proxy.admin().await;
+    admin.exec_drop(format!("USE `{other}`"), ()).await.unwrap();
+    let current: Option<String> = admin.query_first("SELECT DATABASE()").await.unwrap();
+    assert_eq!(current.as_deref(), Some(other.as_str()));
+    let mut tenant = proxy.tenant(1).await;
+    let refused = tenant.exec_drop(format!("USE `{other}`"), ()).await;
+    assert_eq!(code(refused), 1044, "a tenant stays in its database");
+    let current: Option<String> = tenant.query_first("SELECT DATABASE()").await.unwrap();
+    assert_eq!(current.as_deref(), Some(proxy.database.as_str()));
+}
