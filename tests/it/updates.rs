@@ -146,7 +146,9 @@ async fn generated_updates_of_every_type_match_the_native_twin() {
     let proxy = Proxy::start().await;
     let mut ours = proxy.tenant(1).await;
     // `body` and `doc` have no slot: filters on them read the JSON, which the tenant allows here.
-    ours.query_drop("SET stardust_allow_scan = 1").await.unwrap();
+    ours.query_drop("SET stardust_allow_scan = 1")
+        .await
+        .unwrap();
     ours.query_drop(format!("CREATE TABLE model_t ({COLUMNS}, {INDEXES})"))
         .await
         .unwrap();
