@@ -124,6 +124,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) | Err(crate::Error::Client(Error::ClientGone(_))) => break,
                 Err(e) => {
+                    let e = self.lost(e);
                     self.report(&e);
                     self.keep_refusal(&e);
                     if write_error(&mut self.wire, &e).await.is_err() {
@@ -135,6 +136,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 break;
             }
         }
+    }
+
+    /// A driver failure that left the session's backend connection broken (the backend restarted, or its
+    /// connection was cut) is reported as MySQL's lost connection; the loop then closes the client connection,
+    /// since the backend session it stood for, with its variables and open transaction, no longer exists.
+    fn lost(&self, error: crate::Error) -> crate::Error {
+        if error.kind() != crate::error::Kind::BackendUnavailable || !self.conn.is_disconnected() {
+            return error;
+        }
+        tracing::info!(error = %error, "backend connection lost; closing the client connection");
+        Error::BackendLost(error.to_string()).into()
     }
 
     /// An error of the proxy's own never reached the backend, whose `SHOW WARNINGS` would list the statement
