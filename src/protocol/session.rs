@@ -122,7 +122,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             self.wire.set_seq(seq.wrapping_add(1));
             match self.dispatch(&payload).await {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Quit) | Err(crate::Error::Client(Error::ClientGone(_))) => break,
+                Ok(Flow::Quit) => break,
+                Err(crate::Error::Client(Error::ClientGone(e))) => {
+                    if e.kind() == std::io::ErrorKind::TimedOut {
+                        // The client stopped reading mid-result: its backend query (blocked writing to the
+                        // proxy) is killed with its connection rather than left to run or to drain.
+                        tracing::info!(error = %e, "closing a client that stopped reading");
+                        let thread = self.conn.id();
+                        if let Err(e) =
+                            super::operations::kill_on_backend(&self.state, thread, false).await
+                        {
+                            debug!(error = %e, "killing a stalled client's backend connection failed");
+                        }
+                    }
+                    break;
+                }
                 Err(e) => {
                     let e = self.lost(e);
                     self.report(&e);
