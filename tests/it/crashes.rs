@@ -434,9 +434,27 @@ async fn a_kill_mid_model_ddl_leaves_it_wholly_absent_and_it_can_be_run_again() 
         let running = tokio::spawn(async move { acme.query_drop(ddl).await });
         // The DDL's transaction has written its registry rows and waits for the version row.
         let patience = Patience::new(Duration::from_secs(60), ddl);
-        while direct.query_first::<u64, _>(&waiting).await.unwrap() != Some(1) {
+        let mut seen = Vec::new();
+        while direct
+            .query_first::<u64, _>(&waiting)
+            .await
+            .unwrap()
+            .unwrap_or(0)
+            == 0
+        {
             if running.is_finished() {
-                panic!("{ddl} ended before the kill: {:?}", running.await.unwrap());
+                let open: Vec<(String, u64, Option<String>)> = direct
+                    .query(ours.replace(
+                        "COUNT(*)",
+                        "t.trx_state, t.trx_rows_modified, LEFT(t.trx_query, 60)",
+                    ))
+                    .await
+                    .unwrap();
+                seen.extend(open);
+                panic!(
+                    "{ddl} ended before the kill: {:?}; open transactions now: {seen:?}",
+                    running.await.unwrap()
+                );
             }
             patience.wait().await;
         }
