@@ -1,7 +1,8 @@
-//! The crash matrix, part one: `stardust serve` killed with SIGKILL in the middle of a multi-row INSERT and of an
-//! UPDATE of many rows. After each: every acknowledged write is there, the statement in flight is all there or
-//! not at all, `stardust verify` finds no drift, and a new process serves on. (Kills mid backfill and mid sweep
-//! are in `daemons.rs`.)
+//! The crash matrix: `stardust serve` killed with SIGKILL in the middle of a multi-row INSERT, of an UPDATE of
+//! many rows and of each kind of model DDL; the backend killed and restarted (a private one per test,
+//! `support::PrivateBackend`) mid statement and mid transaction. After each: every acknowledged write is there,
+//! the statement or transaction in flight is all there or not at all, `stardust verify` finds no drift, and the
+//! proxy serves on. (Kills mid backfill and mid sweep, with the daemons resuming, are in `daemons.rs`.)
 
 use std::net::SocketAddr;
 use std::time::Duration;
