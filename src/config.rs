@@ -41,6 +41,11 @@ pub struct Config {
     /// A session changes its own with `SET max_statement_time` (seconds) or `SET max_execution_time` (ms).
     #[serde(default)]
     pub statement_timeout_ms: u64,
+    /// Seconds a write to a client may stay blocked (the client stopped reading, its window full) before the
+    /// proxy closes the connection and kills its backend query: MySQL's `net_write_timeout`, same default.
+    /// 0: no limit.
+    #[serde(default = "default_net_write_timeout_secs")]
+    pub net_write_timeout_secs: u64,
     /// Whether `serve` runs the daemons (Watcher, Reconciler, Liberator) in-process at all.
     #[serde(default = "default_daemons")]
     pub daemons: bool,
@@ -233,6 +238,11 @@ fn default_max_allowed_packet() -> usize {
 fn default_cursor_buffer_bytes() -> usize {
     64 * 1024 * 1024
 }
+
+fn default_net_write_timeout_secs() -> u64 {
+    60
+}
+
 fn default_plan_cache_entries() -> usize {
     1024
 }
@@ -251,6 +261,7 @@ impl Config {
             plan_cache_entries: default_plan_cache_entries(),
             metrics_listen: None,
             statement_timeout_ms: 0,
+            net_write_timeout_secs: default_net_write_timeout_secs(),
             daemons: default_daemons(),
             watcher: Daemon::default(),
             reconciler: Daemon::default(),

@@ -73,6 +73,9 @@ pub enum Kind {
     LockTimeout,
     /// The backend cannot be reached.
     BackendUnavailable,
+    /// The session's backend connection broke during a statement (the backend restarted or went away): its
+    /// session state and open transaction are gone, so the client connection closes after the error.
+    BackendLost,
     /// A backend error, relayed with its own code and SQLSTATE.
     Backend { code: u16, state: [u8; 5] },
     /// A bug or an unexpected condition inside the proxy.
@@ -170,6 +173,11 @@ pub enum Client {
     StatementTimeout,
     #[error("Got a packet bigger than 'max_allowed_packet' bytes ({0})")]
     PacketTooLarge(usize),
+    #[error(
+        "Lost connection to the backend during query ({0}); the session and any open transaction are gone \
+         (not committed): reconnect and retry"
+    )]
+    BackendLost(String),
 }
 
 impl Client {
@@ -190,6 +198,7 @@ impl Client {
             Client::NoTenant => Kind::NoTenant,
             Client::PacketTooLarge(_) => Kind::PacketTooLarge,
             Client::StatementTimeout => Kind::StatementTimeout,
+            Client::BackendLost(_) => Kind::BackendLost,
         }
     }
 }

@@ -116,7 +116,7 @@ impl Outcome {
             // ER_QUERY_INTERRUPTED: KILL QUERY from this proxy or on the backend.
             Kind::Backend { code: 1317, .. } => Outcome::Killed,
             Kind::Backend { .. } => Outcome::BackendError,
-            Kind::BackendUnavailable | Kind::Internal => Outcome::Failed,
+            Kind::BackendUnavailable | Kind::BackendLost | Kind::Internal => Outcome::Failed,
             _ => Outcome::Refused,
         }
     }

@@ -12,7 +12,7 @@ use tracing::{debug, info_span, Instrument};
 
 use super::auth;
 use super::login;
-use super::packet::{PacketReader, PacketWriter};
+use super::packet::{PacketReader, PacketWriter, WriteTimeout};
 use super::prepared::Statements;
 use super::session::Session;
 use super::wire::Wire;
@@ -39,11 +39,13 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
             Err(e) => return refuse(&mut Wire::new(PacketWriter::new(stream)), &e).await,
         };
         let limit = state.config.max_allowed_packet;
+        let stall = state.config.net_write_timeout_secs;
+        let stall = (stall > 0).then(|| std::time::Duration::from_secs(stall));
         let Some(acceptor) = state.tls.clone().filter(|_| auth::asks_for_tls(&first.1)) else {
             let (read, write) = stream.into_split();
             let (reader, wire) = (
                 PacketReader::new(read, limit),
-                Wire::new(PacketWriter::new(write)),
+                Wire::new(PacketWriter::new(WriteTimeout::new(write, stall))),
             );
             return open(
                 reader,
@@ -64,7 +66,7 @@ pub async fn serve(stream: TcpStream, state: Arc<State>, shutdown: CancellationT
         };
         let (read, write) = tokio::io::split(tls);
         let mut reader = PacketReader::new(read, limit);
-        let wire = Wire::new(PacketWriter::new(write));
+        let wire = Wire::new(PacketWriter::new(WriteTimeout::new(write, stall)));
         let response = match login::read(&mut reader).await {
             Ok(response) => response,
             Err(e) => return debug!(error = %e, "no handshake response over TLS"),

@@ -40,6 +40,8 @@ pub fn code_and_state(kind: Kind) -> (u16, [u8; 5]) {
         Kind::WrongValueForVariable => (1231, *b"42000"),
         Kind::StatementTimeout => (3024, *b"HY000"),
         Kind::BackendUnavailable => (1105, *b"HY000"),
+        // CR_SERVER_LOST with the SQLSTATE of a communication-link failure, which connectors treat as "reconnect".
+        Kind::BackendLost => (2013, *b"08S01"),
         Kind::Backend { code, state } => (code, state),
         Kind::Internal => (1105, *b"HY000"),
     }

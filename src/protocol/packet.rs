@@ -62,6 +62,86 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     }
 }
 
+/// A client's socket whose writes fail with `TimedOut` once one stays blocked longer than `limit`: a client
+/// that stops reading (its receive window full) cannot hold its session, backend query and buffers forever.
+/// This is MySQL's `net_write_timeout`.
+pub struct WriteTimeout<W> {
+    inner: W,
+    limit: Option<std::time::Duration>,
+    /// When the write now blocked gives up; none while writes go through.
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<W> WriteTimeout<W> {
+    pub fn new(inner: W, limit: Option<std::time::Duration>) -> Self {
+        WriteTimeout {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Passes `poll`'s readiness on; a pending one arms (or checks) the deadline.
+    fn bound<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        poll: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let Poll::Pending = poll else {
+            self.stalled = None;
+            return poll;
+        };
+        let Some(limit) = self.limit else {
+            return Poll::Pending;
+        };
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.stalled = None;
+                Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the client read nothing for {} s (net_write_timeout_secs)",
+                        limit.as_secs_f64()
+                    ),
+                )))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.bound(cx, poll)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.bound(cx, poll)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.bound(cx, poll)
+    }
+}
+
 /// Writes packets to a client through a buffer, so that rows stream out in bounded memory.
 pub struct PacketWriter<W: AsyncWrite + Unpin> {
     inner: BufWriter<W>,

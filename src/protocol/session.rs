@@ -122,8 +122,23 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             self.wire.set_seq(seq.wrapping_add(1));
             match self.dispatch(&payload).await {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Quit) | Err(crate::Error::Client(Error::ClientGone(_))) => break,
+                Ok(Flow::Quit) => break,
+                Err(crate::Error::Client(Error::ClientGone(e))) => {
+                    if e.kind() == std::io::ErrorKind::TimedOut {
+                        // The client stopped reading mid-result: its backend query (blocked writing to the
+                        // proxy) is killed with its connection rather than left to run or to drain.
+                        tracing::info!(error = %e, "closing a client that stopped reading");
+                        let thread = self.conn.id();
+                        if let Err(e) =
+                            super::operations::kill_on_backend(&self.state, thread, false).await
+                        {
+                            debug!(error = %e, "killing a stalled client's backend connection failed");
+                        }
+                    }
+                    break;
+                }
                 Err(e) => {
+                    let e = self.lost(e);
                     self.report(&e);
                     self.keep_refusal(&e);
                     if write_error(&mut self.wire, &e).await.is_err() {
@@ -135,6 +150,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 break;
             }
         }
+    }
+
+    /// A driver failure that left the session's backend connection broken (the backend restarted, or its
+    /// connection was cut) is reported as MySQL's lost connection; the loop then closes the client connection,
+    /// since the backend session it stood for, with its variables and open transaction, no longer exists.
+    fn lost(&self, error: crate::Error) -> crate::Error {
+        if error.kind() != crate::error::Kind::BackendUnavailable || !self.conn.is_disconnected() {
+            return error;
+        }
+        tracing::info!(error = %error, "backend connection lost; closing the client connection");
+        Error::BackendLost(error.to_string()).into()
     }
 
     /// An error of the proxy's own never reached the backend, whose `SHOW WARNINGS` would list the statement

@@ -186,11 +186,16 @@ async fn provision_locked(
     let table = table_name(n);
     // A crash between CREATE TABLE and the registry commit leaves an unregistered, empty page, possibly with
     // other indexes than this demand needs: drop it rather than reuse it. A page with rows is never dropped.
-    let orphan_rows: Option<Option<u8>> = conn
-        .query_first(format!("SELECT (SELECT 1 FROM `{table}` LIMIT 1)"))
+    // Counted rather than selected: a scalar subquery over the empty table is a NULL that the driver would not
+    // convert (a panic, found by the crash matrix killing a provisioning mid-way).
+    let orphan_rows: Option<u64> = conn
+        .query_first(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM `{table}` LIMIT 1) AS page"
+        ))
         .await
-        .ok();
-    if let Some(None) = orphan_rows {
+        .ok()
+        .flatten();
+    if orphan_rows == Some(0) {
         conn.query_drop(format!("DROP TABLE IF EXISTS `{table}`"))
             .await?;
     }

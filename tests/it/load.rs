@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use crate::support::{config_for, fresh_database, no_drift, Proxy, ADMIN, TENANT_1, TENANT_2};
+use crate::support::{
+    config_for, fresh_database, no_drift, Patience, Proxy, ADMIN, TENANT_1, TENANT_2,
+};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -250,4 +252,69 @@ async fn a_backend_out_of_connections_refuses_logins_clearly_and_recovers() {
     root.query_drop(format!("DROP USER '{account}'@'%'"))
         .await
         .unwrap();
+}
+
+/// A client that sends a large SELECT and stops reading: the proxy streams, so it holds only what fits its
+/// buffers (the backend query waits, still running, and the proxy's memory stays flat); other clients are
+/// served meanwhile; after `net_write_timeout_secs` the proxy closes that connection and kills its backend
+/// query.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_write_timeout_and_its_query_killed() {
+    let mut config = config_for(&fresh_database().await);
+    config.net_write_timeout_secs = 3;
+    let proxy = Proxy::start_with(config).await;
+    let mut slow = proxy.admin().await;
+    let id: Option<u64> = slow.query_first("SELECT CONNECTION_ID()").await.unwrap();
+    let id = id.unwrap();
+    let before = rss_mib().unwrap();
+    // About 600 MB of rows (640,000 of 1 KB; a cross join, as both engines stop a recursion at 1,000 by
+    // default); the marker finds the query in the backend's processlist.
+    let big = "WITH RECURSIVE d (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < 799) \
+               SELECT a.i, b.i, REPEAT('slow-client-marker', 55) FROM d AS a, d AS b";
+    let result = slow.query_iter(big).await.unwrap();
+    // Not read: the client's receive window fills, then the proxy's writes block.
+
+    let mut direct = proxy.direct().await;
+    // The administrator's session has no default database: the marker alone finds its query.
+    let running = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%slow-client-marker%' \
+                   AND INFO NOT LIKE '%PROCESSLIST%'";
+    let running_now = direct.query_first::<u64, _>(running).await.unwrap();
+    assert_eq!(
+        running_now,
+        Some(1),
+        "the backend query waits for the proxy to read on"
+    );
+    let mut during = rss_mib().unwrap();
+    let mut other = proxy.tenant(1).await;
+    let one: Option<u64> = other.query_first("SELECT 1").await.unwrap();
+    assert_eq!(
+        one,
+        Some(1),
+        "other clients are served while one is stalled"
+    );
+    let mut admin = proxy.admin().await;
+    let listed = format!("SELECT COUNT(*) FROM stardust.processlist WHERE id = {id}");
+    assert_eq!(admin.query_first::<u64, _>(&listed).await.unwrap(), Some(1));
+
+    let patience = Patience::new(Duration::from_secs(60), "the stalled session to be closed");
+    while admin.query_first::<u64, _>(&listed).await.unwrap() != Some(0) {
+        during = during.max(rss_mib().unwrap());
+        patience.wait().await;
+    }
+    let patience = Patience::new(
+        Duration::from_secs(60),
+        "the stalled session's backend query to end",
+    );
+    while direct.query_first::<u64, _>(running).await.unwrap() != Some(0) {
+        patience.wait().await;
+    }
+    eprintln!("slow client: RSS {before} MiB before, at most {during} MiB while stalled");
+    assert!(
+        during < before + 150,
+        "the proxy buffered the result: RSS {before} → {during} MiB"
+    );
+    // The client finds its connection closed once it reads again.
+    assert!(result.collect_and_drop::<mysql_async::Row>().await.is_err());
+    let one: Option<u64> = other.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
 }

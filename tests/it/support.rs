@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
@@ -401,3 +402,175 @@ pub async fn two_instances() -> (Proxy, Proxy, Conn, Conn) {
 /// The shared backend's general log, which tests read to see what the proxy sent: a test turns it on, reads it,
 /// and (the adversarial one) turns it off and empties it, so each holds this lock while it does.
 pub static GENERAL_LOG: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A backend of one test's own, which the test can crash and start again on the same data directory and port:
+/// for the crash matrix's backend restarts. It is started like the shared one (`Embedded`); a restart runs the
+/// same server binary with the same options, so clients reconnect to the same address.
+pub struct PrivateBackend {
+    /// The server started after a restart; the first one belongs to `embedded`. Declared first: dropped (and
+    /// killed) before `embedded` removes the directory.
+    restarted: Option<std::process::Child>,
+    embedded: Embedded,
+}
+
+impl PrivateBackend {
+    pub async fn start() -> PrivateBackend {
+        let embedded = tokio::task::spawn_blocking(Embedded::start)
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("cannot start a private backend: {e}"));
+        PrivateBackend {
+            restarted: None,
+            embedded,
+        }
+    }
+
+    pub fn root_url(&self) -> String {
+        self.embedded.root_url()
+    }
+
+    /// A connection to this backend directly, in `database` (or none).
+    pub async fn direct(&self, database: Option<&str>) -> Conn {
+        let opts = Opts::from_url(&self.root_url()).expect("valid backend URL");
+        let opts = OptsBuilder::from_opts(opts)
+            .db_name(database)
+            .prefer_socket(false);
+        Conn::new(opts)
+            .await
+            .expect("direct private backend connection")
+    }
+
+    /// A proxy with the three test users on a fresh database of this backend.
+    pub async fn proxy(&self) -> Proxy {
+        let database = format!("t_{}", uuid::Uuid::new_v4().simple());
+        self.direct(None)
+            .await
+            .query_drop(format!(
+                "CREATE DATABASE `{database}` CHARACTER SET utf8mb4"
+            ))
+            .await
+            .expect("create test database");
+        let mut config = Config::new(&format!("{}/{database}", self.root_url()));
+        config.listen = "127.0.0.1:0".to_string();
+        config.users = users();
+        Proxy::start_with(config).await
+    }
+
+    /// Kills the server with SIGKILL, as a crash or an `kill -9` by an operator would, and waits until its port
+    /// no longer answers.
+    pub async fn crash(&mut self) {
+        match self.restarted.take() {
+            Some(mut server) => {
+                server.kill().unwrap();
+                server.wait().unwrap();
+            }
+            None => {
+                let pid = std::fs::read_to_string(self.embedded.directory().join("pid"))
+                    .expect("the server's pid file");
+                let status = std::process::Command::new("kill")
+                    .args(["-9", pid.trim()])
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "kill -9 {pid}");
+            }
+        }
+        let port = self.embedded.port();
+        let patience = Patience::new(Duration::from_secs(30), "the killed server's port to close");
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            patience.wait().await;
+        }
+    }
+
+    /// Starts the server again on the same data directory and port (InnoDB recovers what the crash left) and
+    /// waits until it accepts connections.
+    pub async fn restart(&mut self) {
+        assert!(self.restarted.is_none(), "crash the running server first");
+        let dir = self.embedded.directory().to_path_buf();
+        let mut dirs = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .collect::<Vec<_>>();
+        dirs.push("/usr/sbin".into());
+        let binary = ["mariadbd", "mysqld"]
+            .iter()
+            .flat_map(|name| dirs.iter().map(move |d| d.join(name)))
+            .find(|candidate| candidate.is_file())
+            .expect("the server binary that started the backend");
+        let log = dir.join("restarted.log");
+        let port = self.embedded.port();
+        // The options `Embedded::start` runs the server with.
+        let server = std::process::Command::new(binary)
+            .args([
+                "--no-defaults".to_string(),
+                format!("--datadir={}", dir.join("data").display()),
+                format!("--port={port}"),
+                "--bind-address=127.0.0.1".to_string(),
+                format!("--socket={}", dir.join("sock").display()),
+                format!("--tmpdir={}", dir.join("tmp").display()),
+                format!("--pid-file={}", dir.join("pid").display()),
+                "--user=root".to_string(),
+                "--skip-name-resolve".to_string(),
+                "--character-set-server=utf8mb4".to_string(),
+                "--max-connections=1000".to_string(),
+                "--max-allowed-packet=64M".to_string(),
+                "--innodb-flush-log-at-trx-commit=2".to_string(),
+            ])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.join("restarted.err")).unwrap())
+            .spawn()
+            .expect("restart the server");
+        self.restarted = Some(server);
+        let opts =
+            OptsBuilder::from_opts(Opts::from_url(&self.root_url()).unwrap()).prefer_socket(false);
+        let patience = Patience::new(
+            Duration::from_secs(120),
+            "the restarted server to accept connections",
+        );
+        loop {
+            if let Ok(conn) = Conn::new(opts.clone()).await {
+                if conn.disconnect().await.is_ok() {
+                    break;
+                }
+            }
+            patience.wait().await;
+        }
+    }
+}
+
+impl Drop for PrivateBackend {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.restarted.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+/// A bound on polling for a condition: `wait` pauses briefly between two checks and panics, naming what was
+/// awaited, once the bound has passed.
+pub struct Patience {
+    deadline: tokio::time::Instant,
+    limit: Duration,
+    what: String,
+}
+
+impl Patience {
+    pub fn new(limit: Duration, what: &str) -> Patience {
+        Patience {
+            deadline: tokio::time::Instant::now() + limit,
+            limit,
+            what: what.to_string(),
+        }
+    }
+
+    pub async fn wait(&self) {
+        assert!(
+            tokio::time::Instant::now() < self.deadline,
+            "waited {:?} for {}",
+            self.limit,
+            self.what
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
