@@ -19,7 +19,10 @@ mod tables;
 mod types;
 
 pub use column::{columns, Key, VirtualColumn};
-pub use constraints::{information_schema_key_column_usage, information_schema_table_constraints};
+pub use constraints::{
+    information_schema_check_constraints, information_schema_key_column_usage,
+    information_schema_table_constraints,
+};
 pub use create::show_create_table;
 pub use field_list::field_list_default;
 pub use index::{information_schema_statistics, show_index};

@@ -57,6 +57,17 @@ pub fn string_literal(text: &str) -> sqlparser::ast::Expr {
     }
 }
 
+fn is_hex(expr: &sqlparser::ast::Expr) -> bool {
+    use sqlparser::ast::{Expr, Value, ValueWithSpan};
+    matches!(
+        expr,
+        Expr::Value(ValueWithSpan {
+            value: Value::HexStringLiteral(_),
+            ..
+        })
+    )
+}
+
 fn needs_hex(text: &str) -> bool {
     text.contains(['\\', '\0']) || text.contains("''")
 }
@@ -66,14 +77,21 @@ fn needs_hex(text: &str) -> bool {
 pub fn exact_strings(statement: &mut sqlparser::ast::Statement) {
     use sqlparser::ast::{Expr, Value, ValueWithSpan};
     let _ = sqlparser::ast::visit_expressions_mut(statement, |expr| {
-        if let Expr::Value(ValueWithSpan {
-            value: Value::SingleQuotedString(text),
-            ..
-        }) = expr
-        {
-            if needs_hex(text) {
-                *expr = string_literal(text);
+        match expr {
+            Expr::Value(ValueWithSpan {
+                value: Value::SingleQuotedString(text),
+                ..
+            }) if needs_hex(text) => *expr = string_literal(text),
+            // The client's own introducer (`_utf8mb4 'a\\b'`) keeps its string's hex form alone: its inner string
+            // was visited first and would otherwise carry a second introducer.
+            Expr::Prefixed { value, .. } => {
+                if let Expr::Prefixed { value: inner, .. } = value.as_mut() {
+                    if is_hex(inner) {
+                        *value = inner.clone();
+                    }
+                }
             }
+            _ => {}
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
@@ -134,5 +152,30 @@ impl Error {
             Error::Empty => Kind::EmptyQuery,
             Error::WrongValue { .. } => Kind::WrongValueForVariable,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::parser::Parser;
+
+    fn exact(sql: &str) -> String {
+        let mut statement = Parser::parse_sql(&MySqlDialect {}, sql).unwrap().remove(0);
+        super::exact_strings(&mut statement);
+        statement.to_string()
+    }
+
+    #[test]
+    fn strings_print_byte_for_byte_with_one_introducer() {
+        assert_eq!(
+            exact(r"SELECT 'a\\b', 'plain'"),
+            "SELECT _utf8mb4 X'615C62', 'plain'"
+        );
+        assert_eq!(
+            exact(r"SELECT * FROM t WHERE name = _utf8mb4 'a\\b'"),
+            "SELECT * FROM t WHERE name = _utf8mb4 X'615C62'"
+        );
+        assert_eq!(exact(r"SELECT _latin1 'x\\y'"), "SELECT _latin1 X'785C79'");
     }
 }

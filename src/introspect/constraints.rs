@@ -84,6 +84,45 @@ pub fn information_schema_table_constraints(
     answer
 }
 
+/// information_schema.CHECK_CONSTRAINTS: on MariaDB the `json_valid` check guarding each JSON field, a
+/// column-level constraint named after its column, as MariaDB keeps for a native JSON column; MySQL keeps none.
+pub fn information_schema_check_constraints(
+    models: &[&Model],
+    database: &str,
+    flavor: Flavor,
+) -> Answer {
+    let names: &[&str] = match flavor {
+        Flavor::MariaDb => &[
+            "CONSTRAINT_CATALOG",
+            "CONSTRAINT_SCHEMA",
+            "TABLE_NAME",
+            "CONSTRAINT_NAME",
+            "LEVEL",
+            "CHECK_CLAUSE",
+        ],
+        Flavor::MySql => &[
+            "CONSTRAINT_CATALOG",
+            "CONSTRAINT_SCHEMA",
+            "CONSTRAINT_NAME",
+            "CHECK_CLAUSE",
+        ],
+    };
+    let mut answer = Answer::new(names);
+    for model in models {
+        for column in columns(model, flavor).into_iter().filter(|c| c.json_check) {
+            answer.rows.push(vec![
+                text("def"),
+                text(database),
+                text(model.table_name()),
+                text(column.name.clone()),
+                text("Column"),
+                text(format!("json_valid(`{}`)", column.name)),
+            ]);
+        }
+    }
+    answer
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture::company;

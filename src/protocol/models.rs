@@ -185,6 +185,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             "COLUMNS" => introspect::information_schema_columns(&models, &home, flavor),
             "STATISTICS" => introspect::information_schema_statistics(&models, &home, flavor),
             "KEY_COLUMN_USAGE" => introspect::information_schema_key_column_usage(&models, &home),
+            "CHECK_CONSTRAINTS" => {
+                introspect::information_schema_check_constraints(&models, &home, flavor)
+            }
             _ => introspect::information_schema_table_constraints(&models, &home, flavor),
         };
         let merge = self.user.role() == Role::Admin;

@@ -8,12 +8,13 @@ use sqlparser::ast::{ObjectName, ObjectType, Query, Statement, Visit, Visitor};
 use crate::catalog::is_virtual;
 
 /// information_schema tables whose rows include virtual tables.
-pub const INFORMATION_SCHEMA_TABLES: [&str; 5] = [
+pub const INFORMATION_SCHEMA_TABLES: [&str; 6] = [
     "TABLES",
     "COLUMNS",
     "STATISTICS",
     "KEY_COLUMN_USAGE",
     "TABLE_CONSTRAINTS",
+    "CHECK_CONSTRAINTS",
 ];
 
 /// What a table name refers to.

@@ -304,3 +304,42 @@ async fn mysql_connector_python_fetches_a_model_cursor_as_a_native_one() {
     assert!(through.contains(r#"{"error": 1421}"#), "{through}");
     assert_eq!(through, twin, "through the proxy vs native");
 }
+
+/// pandas (`to_sql`, `read_sql`, `read_sql_table`) and then Django (`inspectdb`, the ORM's create, bulk create,
+/// update, delete, filters and aggregates) on a model table through the proxy and on its native twin: the same
+/// answers, and no drift after their writes.
+#[tokio::test]
+async fn pandas_and_django_use_a_model_table_as_a_native_one() {
+    let proxy = Proxy::start().await;
+    let columns =
+        "name VARCHAR(40) NOT NULL, qty INT, price DOUBLE, day DATE, INDEX (name), INDEX (qty), INDEX (price)";
+    proxy
+        .tenant(1)
+        .await
+        .query_drop(format!("CREATE TABLE model_frame ({columns})"))
+        .await
+        .unwrap();
+    let native = fresh_database().await;
+    direct(Some(&native))
+        .await
+        .query_drop(format!(
+            "CREATE TABLE model_frame (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {columns}, \
+             created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+             updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP) DEFAULT CHARSET=utf8mb4"
+        ))
+        .await
+        .unwrap();
+    let script = clients().join("frames.py").display().to_string();
+    for library in ["pandas", "django"] {
+        let (through, twin) = both_ways(
+            &proxy,
+            native.clone(),
+            "python3",
+            &[script.clone(), library.into()],
+        )
+        .await;
+        assert_eq!(through, twin, "{library}: through the proxy vs native");
+        assert!(through.lines().count() >= 3, "{library} printed: {through}");
+    }
+    crate::support::no_drift(&proxy.state.backend).await;
+}
