@@ -3,7 +3,8 @@ statement inside a transaction, savepoints, a rolled-back delete and update; SQL
 on error. Prints one JSON line: what a second connection saw after each step, and the error codes seen.
 
 Usage: python3 transactions.py DRIVER host port user password database
-DRIVER: pymysql | connector-pure | connector-c | sqlalchemy-orm
+DRIVER: pymysql | connector-pure | connector-c | sqlalchemy-orm (connector-c writes through `cursor(prepared=True)`:
+server-side prepared statements from the C extension)
 The table is `model_tx (id, tag VARCHAR(20) NOT NULL, n INT, …)`, empty at the start.
 """
 import json
@@ -21,6 +22,8 @@ def connect():
         return pymysql.connect(host=host, port=port, user=user, password=password, database=database)
     import mysql.connector
 
+    if driver == "connector-c" and not mysql.connector.HAVE_CEXT:
+        sys.exit("mysql-connector-python's C extension does not load here (scripts/setup makes a venv where it does)")
     return mysql.connector.connect(
         host=host,
         port=port,
@@ -47,7 +50,7 @@ def dbapi():
         cur.execute("SELECT tag, n FROM model_tx ORDER BY tag")
         out["seen"].append([label] + [list(row) for row in cur.fetchall()])
 
-    cur = writer.cursor()
+    cur = writer.cursor(prepared=True) if driver == "connector-c" else writer.cursor()
     cur.execute("INSERT INTO model_tx (tag, n) VALUES (%s, %s), (%s, %s)", ("a", 1, "b", 2))
     seen("uncommitted insert")
     writer.rollback()

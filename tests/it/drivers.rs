@@ -220,6 +220,16 @@ async fn python_drivers_roll_back_model_writes_as_on_a_native_table() {
         );
         assert!(out.contains(r#""errors": [1048]"#), "{driver}: {out}");
     }
+    // The C extension, in the venv scripts/setup makes for it, writing through server-side prepared statements.
+    let cext = clients()
+        .join(".venv-cext/bin/python")
+        .display()
+        .to_string();
+    let out = transactions_alike(&proxy, &cext, &[script.clone(), "connector-c".into()]).await;
+    assert!(
+        out.contains(r#"["update rolled back", ["c", 3]]"#) && !out.contains(r#""errors": []"#),
+        "connector-c (its prepared cursor reports the NOT NULL failure without an errno, on both sides): {out}"
+    );
     let out = transactions_alike(&proxy, "python3", &[script, "sqlalchemy-orm".into()]).await;
     assert!(
         out.contains(r#"["failed unit of work", ["c", 3]]"#) && out.contains(r#""count": 2"#),
