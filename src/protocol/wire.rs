@@ -101,12 +101,7 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
         columns: &[Column],
         status: StatusFlags,
     ) -> std::io::Result<()> {
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        buf.put_lenenc_int(columns.len() as u64);
-        self.writer.write(&buf).await?;
-        self.column_definitions(columns, &mut buf).await?;
-        self.scratch = buf;
+        self.column_count_and_definitions(columns).await?;
         if !self.deprecate_eof() {
             self.eof(0, status).await?;
         }
@@ -120,13 +115,19 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
         columns: &[Column],
         status: StatusFlags,
     ) -> std::io::Result<()> {
+        self.column_count_and_definitions(columns).await?;
+        self.end_rows(0, status).await
+    }
+
+    /// The column count packet, then a definition packet per column.
+    async fn column_count_and_definitions(&mut self, columns: &[Column]) -> std::io::Result<()> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         buf.put_lenenc_int(columns.len() as u64);
         self.writer.write(&buf).await?;
         self.column_definitions(columns, &mut buf).await?;
         self.scratch = buf;
-        self.end_rows(0, status).await
+        Ok(())
     }
 
     async fn column_definitions(

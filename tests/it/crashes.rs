@@ -111,24 +111,8 @@ async fn a_kill_mid_multi_row_insert_loses_no_acknowledged_row_and_applies_none_
     let proxy = Proxy::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (mut child, address) = serve(&proxy, dir.path()).await;
-    let mut acme = tenant(address).await;
-    acme.query_drop("CREATE TABLE model_bulk (name VARCHAR(40), n INT, INDEX (name), INDEX (n))")
-        .await
-        .unwrap();
-    for i in 0..20 {
-        acme.query_drop(format!(
-            "INSERT INTO model_bulk (name, n) VALUES ('acked{i}', {i})"
-        ))
-        .await
-        .unwrap();
-    }
-    const ROWS: u64 = 40_000;
-    let values: Vec<String> = (0..ROWS).map(|i| format!("('bulk{i}', {i})")).collect();
-    let bulk = format!(
-        "INSERT INTO model_bulk (name, n) VALUES {}",
-        values.join(", ")
-    );
-    let insert = tokio::spawn(async move { acme.query_drop(bulk).await });
+    let acme = tenant(address).await;
+    let insert = acked_then_bulk(acme).await;
     let seen = kill_while_running(&proxy, &mut child, "INSERT INTO entry_data").await;
     let acknowledged = insert.await.unwrap().is_ok();
     assert!(
@@ -255,24 +239,8 @@ fn assert_lost(result: Result<(), mysql_async::Error>) {
 async fn a_backend_restarted_mid_statement_gives_a_clear_error_and_the_proxy_serves_on() {
     let mut backend = PrivateBackend::start().await;
     let proxy = backend.proxy().await;
-    let mut acme = proxy.tenant(1).await;
-    acme.query_drop("CREATE TABLE model_bulk (name VARCHAR(40), n INT, INDEX (name), INDEX (n))")
-        .await
-        .unwrap();
-    for i in 0..20 {
-        acme.query_drop(format!(
-            "INSERT INTO model_bulk (name, n) VALUES ('acked{i}', {i})"
-        ))
-        .await
-        .unwrap();
-    }
-    const ROWS: u64 = 40_000;
-    let values: Vec<String> = (0..ROWS).map(|i| format!("('bulk{i}', {i})")).collect();
-    let bulk = format!(
-        "INSERT INTO model_bulk (name, n) VALUES {}",
-        values.join(", ")
-    );
-    let insert = tokio::spawn(async move { acme.query_drop(bulk).await });
+    let acme = proxy.tenant(1).await;
+    let insert = acked_then_bulk(acme).await;
     let mut direct = backend.direct(None).await;
     until_running(&mut direct, &proxy.database, "INSERT INTO entry_data").await;
     backend.crash().await;
@@ -497,4 +465,30 @@ async fn a_kill_mid_model_ddl_leaves_it_wholly_absent_and_it_can_be_run_again() 
     assert_eq!(tables, vec!["model_new".to_string()]);
     no_drift(&proxy.state.backend).await;
     child.start_kill().unwrap();
+}
+
+/// Rows of the bulk INSERT [`acked_then_bulk`] starts.
+const ROWS: u64 = 40_000;
+
+/// Makes `model_bulk`, writes 20 acknowledged rows to it, then starts one INSERT of [`ROWS`] more, for a crash to
+/// interrupt.
+async fn acked_then_bulk(
+    mut acme: mysql_async::Conn,
+) -> tokio::task::JoinHandle<Result<(), mysql_async::Error>> {
+    acme.query_drop("CREATE TABLE model_bulk (name VARCHAR(40), n INT, INDEX (name), INDEX (n))")
+        .await
+        .unwrap();
+    for i in 0..20 {
+        acme.query_drop(format!(
+            "INSERT INTO model_bulk (name, n) VALUES ('acked{i}', {i})"
+        ))
+        .await
+        .unwrap();
+    }
+    let values: Vec<String> = (0..ROWS).map(|i| format!("('bulk{i}', {i})")).collect();
+    let bulk = format!(
+        "INSERT INTO model_bulk (name, n) VALUES {}",
+        values.join(", ")
+    );
+    tokio::spawn(async move { acme.query_drop(bulk).await })
 }
