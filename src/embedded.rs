@@ -63,21 +63,7 @@ impl Embedded {
         std::fs::create_dir_all(&scratch)?;
         let port = free_port()?;
         let log = dir.join("server.log");
-        let mut args = vec![
-            "--no-defaults".to_string(),
-            format!("--datadir={}", data.display()),
-            format!("--port={port}"),
-            "--bind-address=127.0.0.1".to_string(),
-            format!("--socket={}", dir.join("sock").display()),
-            format!("--tmpdir={}", scratch.display()),
-            format!("--pid-file={}", dir.join("pid").display()),
-            "--user=root".to_string(),
-            "--skip-name-resolve".to_string(),
-            "--character-set-server=utf8mb4".to_string(),
-            "--max-connections=1000".to_string(),
-            "--max-allowed-packet=64M".to_string(),
-            "--innodb-flush-log-at-trx-commit=2".to_string(),
-        ];
+        let mut args = server_options(&dir, port);
         let binary = match &server {
             Server::MariaDb { server, .. } => server,
             Server::MySql { server } => {
@@ -232,4 +218,24 @@ fn free_port() -> Result<u16, Error> {
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// The options a throwaway server in `dir` runs with (its data in `dir/data`, temporary files in `dir/tmp`), on
+/// `port`: the same when it is started again on the same directory.
+pub fn server_options(dir: &std::path::Path, port: u16) -> Vec<String> {
+    vec![
+        "--no-defaults".to_string(),
+        format!("--datadir={}", dir.join("data").display()),
+        format!("--port={port}"),
+        "--bind-address=127.0.0.1".to_string(),
+        format!("--socket={}", dir.join("sock").display()),
+        format!("--tmpdir={}", dir.join("tmp").display()),
+        format!("--pid-file={}", dir.join("pid").display()),
+        "--user=root".to_string(),
+        "--skip-name-resolve".to_string(),
+        "--character-set-server=utf8mb4".to_string(),
+        "--max-connections=1000".to_string(),
+        "--max-allowed-packet=64M".to_string(),
+        "--innodb-flush-log-at-trx-commit=2".to_string(),
+    ]
 }

@@ -501,21 +501,7 @@ impl PrivateBackend {
         let port = self.embedded.port();
         // The options `Embedded::start` runs the server with.
         let server = std::process::Command::new(binary)
-            .args([
-                "--no-defaults".to_string(),
-                format!("--datadir={}", dir.join("data").display()),
-                format!("--port={port}"),
-                "--bind-address=127.0.0.1".to_string(),
-                format!("--socket={}", dir.join("sock").display()),
-                format!("--tmpdir={}", dir.join("tmp").display()),
-                format!("--pid-file={}", dir.join("pid").display()),
-                "--user=root".to_string(),
-                "--skip-name-resolve".to_string(),
-                "--character-set-server=utf8mb4".to_string(),
-                "--max-connections=1000".to_string(),
-                "--max-allowed-packet=64M".to_string(),
-                "--innodb-flush-log-at-trx-commit=2".to_string(),
-            ])
+            .args(stardust::embedded::server_options(&dir, port))
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(dir.join("restarted.err")).unwrap())
             .spawn()
