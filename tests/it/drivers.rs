@@ -2,7 +2,8 @@
 //! Node's mysql2 and MariaDB Connector/J (JDBC `DatabaseMetaData`, as DBeaver and Metabase read it); and each of
 //! PyMySQL, mysql-connector-python, SQLAlchemy's ORM, mysql2 and JDBC running one transaction scenario (rollback,
 //! commit, a failed statement, savepoints, a rolled-back delete) on a model table and on a native one; and
-//! mysql-connector-python fetching a server-side cursor on each.
+//! mysql-connector-python fetching a server-side cursor on each; pandas and Django; the metadata queries BI tools
+//! (Metabase, Grafana, Superset, DBeaver) send, replayed; and Sequelize.
 
 use std::path::Path;
 
