@@ -2,7 +2,8 @@
 //! Node's mysql2 and MariaDB Connector/J (JDBC `DatabaseMetaData`, as DBeaver and Metabase read it); and each of
 //! PyMySQL, mysql-connector-python, SQLAlchemy's ORM, mysql2 and JDBC running one transaction scenario (rollback,
 //! commit, a failed statement, savepoints, a rolled-back delete) on a model table and on a native one; and
-//! mysql-connector-python fetching a server-side cursor on each.
+//! mysql-connector-python fetching a server-side cursor on each; pandas and Django; the metadata queries BI tools
+//! (Metabase, Grafana, Superset, DBeaver) send, replayed; and Sequelize.
 
 use std::path::Path;
 
@@ -352,4 +353,116 @@ async fn pandas_and_django_use_a_model_table_as_a_native_one() {
         assert!(through.lines().count() >= 3, "{library} printed: {through}");
     }
     crate::support::no_drift(&proxy.state.backend).await;
+}
+
+const BI_COLUMNS: &str =
+    "name VARCHAR(40) NOT NULL, region VARCHAR(10), sales DECIMAL(10,2), day DATE, INDEX (name), \
+     KEY by_region (region), INDEX (sales), INDEX (day)";
+
+/// A model table through the proxy and its native twin directly, for the BI replay and Sequelize: the twin has the
+/// columns every model has (`id`, `created_at`, `updated_at`) as the proxy shows them. Every column the tools
+/// filter on is indexed: the proxy refuses a filter on an unindexed model column unless scans are allowed.
+async fn bi_setup(table: &str) -> (Proxy, String) {
+    let proxy = Proxy::start().await;
+    proxy
+        .tenant(1)
+        .await
+        .query_drop(format!("CREATE TABLE {table} ({BI_COLUMNS})"))
+        .await
+        .unwrap();
+    let native = fresh_database().await;
+    direct(Some(&native))
+        .await
+        .query_drop(format!(
+            "CREATE TABLE {table} (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, {BI_COLUMNS}, \
+             created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL) DEFAULT CHARSET=utf8mb4"
+        ))
+        .await
+        .unwrap();
+    (proxy, native)
+}
+
+/// The metadata queries Metabase, Grafana, Superset (SQLAlchemy) and DBeaver send on connect and while browsing a
+/// table, with a preview, a count and the GROUP BYs they build (`tests/clients/bi_replay.py`, sources named there):
+/// the same answers from a model table through the proxy as from its native twin.
+#[tokio::test]
+async fn bi_tool_metadata_queries_answer_for_a_model_table_as_for_a_native_one() {
+    let (proxy, native) = bi_setup("model_bi").await;
+    // Rows for the previews, counts and groupings (a BI tool reads a table someone else filled).
+    let rows = [
+        ("Acme", Some("north"), Some("10.50"), Some("2024-01-02")),
+        ("Bolt", Some("south"), Some("3.25"), Some("2024-01-02")),
+        ("Cog", Some("north"), None, Some("2024-02-03")),
+        ("Dyn", None, Some("7.00"), None),
+        ("Eon", Some("south"), Some("1.00"), Some("2024-02-03")),
+    ];
+    let mut model = proxy.tenant(1).await;
+    let mut twin = direct(Some(&native)).await;
+    for row in rows {
+        model
+            .exec_drop(
+                "INSERT INTO model_bi (name, region, sales, day) VALUES (?, ?, ?, ?)",
+                row,
+            )
+            .await
+            .unwrap();
+        twin.exec_drop(
+            "INSERT INTO model_bi (name, region, sales, day, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, NOW(), NOW())",
+            row,
+        )
+        .await
+        .unwrap();
+    }
+    let script = clients().join("bi_replay.py").display().to_string();
+    let (through, twin) = both_ways(&proxy, native, "python3", &[script]).await;
+    for tool in ["superset/sqlalchemy", "metabase", "grafana", "dbeaver"] {
+        assert!(
+            through.contains(&format!(r#""tool": "{tool}""#)),
+            "{tool} in {through}"
+        );
+    }
+    assert!(
+        through.contains(r#"["model_bi", "BASE TABLE"]"#),
+        "{through}"
+    );
+    assert!(through.contains(r#""rows": [[5]]"#), "{through}");
+    same_lines(&through, &twin);
+    crate::support::no_drift(&proxy.state.backend).await;
+}
+
+/// Sequelize 6 (`tests/clients/sequelize.js`): a model defined over the existing table, `sync()` without alter or
+/// force, create, bulkCreate, findAll with where/order/limit, update, destroy, count, a raw query and
+/// `queryInterface.describeTable`; the same answers on a model table through the proxy as on its native twin.
+#[tokio::test]
+async fn sequelize_uses_a_model_table_as_a_native_one() {
+    let (proxy, native) = bi_setup("model_sq").await;
+    let script = clients().join("sequelize.js").display().to_string();
+    let (through, twin) = both_ways(&proxy, native, "node", &[script]).await;
+    assert!(through.contains(r#""synced":true"#), "{through}");
+    assert!(through.contains(r#""count":"#), "{through}");
+    assert!(through.contains(r#""describe":"#), "{through}");
+    same_lines(&through, &twin);
+    crate::support::no_drift(&proxy.state.backend).await;
+}
+
+/// Every line of `through` (the proxy's answers) equals the same line of `twin` (the native table's); a failure lists
+/// every line that differs, not just the first.
+fn same_lines(through: &str, twin: &str) {
+    let differing: Vec<String> = through
+        .lines()
+        .zip(twin.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("through: {a}\nnative:  {b}"))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "through the proxy vs native:\n{}",
+        differing.join("\n")
+    );
+    assert_eq!(
+        through.lines().count(),
+        twin.lines().count(),
+        "{through}\n---\n{twin}"
+    );
 }
