@@ -88,6 +88,17 @@ impl Writer {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
+        Writer::open(dir, temp, name, cap, false)
+    }
+
+    /// Creates `temp` exclusively, readable by the owner only, as the file a writer of `dir/name` fills.
+    fn open(
+        dir: &Path,
+        temp: PathBuf,
+        name: &str,
+        cap: Option<u64>,
+        keep: bool,
+    ) -> Result<Writer, Error> {
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -102,7 +113,7 @@ impl Writer {
             bytes: 0,
             rows: 0,
             cap,
-            keep: false,
+            keep,
         })
     }
 
@@ -124,22 +135,7 @@ impl Writer {
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let temp = dir.join(partial);
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&temp).map_err(|e| Error::io(&temp, e))?;
-        let mut writer = Writer {
-            name: name.to_string(),
-            dir: dir.to_path_buf(),
-            temp,
-            file: Some(BufWriter::with_capacity(BUFFER, file)),
-            hasher: Sha256::new(),
-            bytes: 0,
-            rows: 0,
-            cap,
-            keep: true,
-        };
+        let mut writer = Writer::open(dir, temp, name, cap, true)?;
         if let Some((from, bytes, rows)) = prefix {
             let source = File::open(from).map_err(|e| Error::io(from, e))?;
             let mut limited = source.take(bytes);

@@ -36,19 +36,16 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 "updated_at".to_string(),
             ];
             columns.extend(model.fields.iter().map(|f| f.name.clone()));
-            let by_id = crate::rewrite::by_id::by_id(update.selection.as_ref(), &alias);
-            let selection = selection(
-                &update.table.relation,
-                &alias,
-                &columns,
-                update.selection.as_ref(),
-                &update.order_by,
-                update.limit.as_ref(),
-            )?;
-            let Some(selection) = replannable(
-                self.rewrite_selection(selection, &catalog, by_id),
-                planned_at,
-            )?
+            let rows = Rows {
+                relation: &update.table.relation,
+                alias: &alias,
+                columns: &columns,
+                selection: update.selection.as_ref(),
+                order_by: &update.order_by,
+                limit: update.limit.as_ref(),
+            };
+            let Some((selection, by_id)) =
+                replannable(self.rewrite_rows(rows, &catalog), planned_at)?
             else {
                 fresh = true;
                 continue;
@@ -133,19 +130,16 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 fresh = true;
                 continue;
             };
-            let by_id = crate::rewrite::by_id::by_id(delete.selection.as_ref(), &alias);
-            let selection = selection(
-                &single.relation,
-                &alias,
-                &["id".to_string()],
-                delete.selection.as_ref(),
-                &delete.order_by,
-                delete.limit.as_ref(),
-            )?;
-            let Some(selection) = replannable(
-                self.rewrite_selection(selection, &catalog, by_id),
-                planned_at,
-            )?
+            let rows = Rows {
+                relation: &single.relation,
+                alias: &alias,
+                columns: &["id".to_string()],
+                selection: delete.selection.as_ref(),
+                order_by: &delete.order_by,
+                limit: delete.limit.as_ref(),
+            };
+            let Some((selection, by_id)) =
+                replannable(self.rewrite_rows(rows, &catalog), planned_at)?
             else {
                 fresh = true;
                 continue;
@@ -227,13 +221,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.warnings = (!warnings.rows.is_empty()).then_some(warnings);
     }
 
-    /// The rows an UPDATE or DELETE changes, as backend SQL; rows named by primary key are read by it.
-    fn rewrite_selection(
+    /// The rows an UPDATE or DELETE changes, as backend SQL, and whether they are named by primary key (then
+    /// read by it).
+    fn rewrite_rows(
         &self,
-        mut selection: Statement,
+        rows: Rows<'_>,
         catalog: &crate::catalog::TenantCatalog,
-        by_id: bool,
-    ) -> Result<String, crate::Error> {
+    ) -> Result<(String, bool), crate::Error> {
+        let by_id = crate::rewrite::by_id::by_id(rows.selection, rows.alias);
+        let mut selection = selection(rows)?;
         let home = self.home();
         let scope = crate::rewrite::select::Scope {
             catalog,
@@ -244,7 +240,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if by_id {
             crate::rewrite::by_id::force_primary(&mut selection);
         }
-        Ok(selection.to_string())
+        Ok((selection.to_string(), by_id))
     }
 
     /// `INSERT INTO model_x …`: the write path, then an OK with the count and the first id.
@@ -341,25 +337,26 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         ids: &[u64],
     ) -> Result<(), crate::Error> {
         use sqlparser::ast::{Expr, SetExpr, Value};
-        let mut statement = selection(
-            &sqlparser::ast::TableFactor::Table {
-                name: sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::new(table)]),
-                alias: None,
-                args: None,
-                with_hints: Vec::new(),
-                version: None,
-                with_ordinality: false,
-                partitions: Vec::new(),
-                json_path: None,
-                sample: None,
-                index_hints: Vec::new(),
-            },
-            table,
-            &["id".to_string()],
-            None,
-            &[],
-            None,
-        )?;
+        let relation = sqlparser::ast::TableFactor::Table {
+            name: sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::new(table)]),
+            alias: None,
+            args: None,
+            with_hints: Vec::new(),
+            version: None,
+            with_ordinality: false,
+            partitions: Vec::new(),
+            json_path: None,
+            sample: None,
+            index_hints: Vec::new(),
+        };
+        let mut statement = selection(Rows {
+            relation: &relation,
+            alias: table,
+            columns: &["id".to_string()],
+            selection: None,
+            order_by: &[],
+            limit: None,
+        })?;
         if let Statement::Query(query) = &mut statement {
             if let SetExpr::Select(select) = query.body.as_mut() {
                 select.projection = items.to_vec();
@@ -391,16 +388,27 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 }
 
+/// The rows an UPDATE or DELETE touches, as the statement names them.
+struct Rows<'a> {
+    relation: &'a sqlparser::ast::TableFactor,
+    alias: &'a str,
+    columns: &'a [String],
+    selection: Option<&'a sqlparser::ast::Expr>,
+    order_by: &'a [sqlparser::ast::OrderByExpr],
+    limit: Option<&'a sqlparser::ast::Expr>,
+}
+
 /// The SELECT of `columns` of the rows an UPDATE or DELETE touches: the user's WHERE, ORDER BY and LIMIT over
 /// the table as the statement names it, to go through the same rewrite (and the same index rules) as any read.
-fn selection(
-    relation: &sqlparser::ast::TableFactor,
-    alias: &str,
-    columns: &[String],
-    selection: Option<&sqlparser::ast::Expr>,
-    order_by: &[sqlparser::ast::OrderByExpr],
-    limit: Option<&sqlparser::ast::Expr>,
-) -> Result<Statement, crate::Error> {
+fn selection(rows: Rows<'_>) -> Result<Statement, crate::Error> {
+    let Rows {
+        relation,
+        alias,
+        columns,
+        selection,
+        order_by,
+        limit,
+    } = rows;
     let qualified: Vec<String> = columns
         .iter()
         .map(|c| {
